@@ -1,0 +1,105 @@
+"""create_app(settings): the ASGI application (FastAPI + Socket.IO) with its lifespan wiring."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import socketio
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.auth.router import auth_router, users_router
+from backend.config import Settings
+from backend.core.db import Database, ensure_migrated
+from backend.core.errors import error_body, install_error_handlers
+from backend.core.middleware import RequestContextMiddleware
+from backend.realtime.router import router as events_router
+from backend.realtime.server import Broadcaster, create_socket_server
+from backend.system.router import router as system_router
+
+logger = logging.getLogger(__name__)
+API_PREFIXES = ("/api/", "/callbacks/", "/mock/", "/metrics", "/socket.io")
+
+
+def create_app(settings: Settings) -> socketio.ASGIApp:
+    """Build the FastAPI app and wrap it with the Socket.IO server; the database URL must be resolved."""
+    if not settings.database.url:
+        raise ValueError("settings.database.url must be set (the CLI starts embedded PostgreSQL and sets it)")
+    if not settings.security.jwt_secret:
+        raise ValueError("settings.security.jwt_secret must be set")
+    database = Database(settings.database.url, settings.database)
+    sio = create_socket_server(settings, database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_migrated(database.engine)
+        app.state.redis = aioredis.Redis.from_url(settings.redis.url) if settings.redis.url else None
+        logger.info("salesbot started", extra={"mode": settings.mode, "redis": bool(settings.redis.url)})
+        try:
+            yield
+        finally:
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Salesbot",
+        summary="WeChat sales-assistant platform API",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.sio = sio
+    app.state.broadcaster = Broadcaster(sio)
+    app.state.redis = None
+
+    install_error_handlers(app)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    for router in (system_router, auth_router, users_router, events_router):
+        app.include_router(router)
+    mount_console(app, settings.server.console_dir)
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+
+
+def mount_console(app: FastAPI, console_dir: Path) -> None:
+    """Serve the built Vue console at / with history-mode fallback to index.html."""
+    console_root = console_dir.resolve()
+    index = console_root / "index.html"
+    if (console_dir / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=console_dir / "assets"), name="console-assets")
+
+    @app.get("/{path:path}", include_in_schema=False, response_model=None)
+    async def console(path: str, request: Request) -> FileResponse | JSONResponse:
+        if request.url.path.startswith(API_PREFIXES):
+            return JSONResponse(error_body("not_found", f"no route {request.url.path}"), status_code=404)
+        candidate = (console_root / path).resolve()
+        if path and candidate.is_relative_to(console_root) and candidate.is_file():
+            return FileResponse(candidate)
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return JSONResponse(
+            error_body(
+                "console_not_built",
+                f"the console is not built: run `npm run build` in vue-frontend ({index})",
+            ),
+            status_code=503,
+        )

@@ -1,0 +1,241 @@
+"""The `salesbot` command line: demo, serve, migrate, user, keygen."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth import service as auth_service
+from backend.auth.models import Role, User
+from backend.config import Settings
+from backend.core.db import Database, DatabaseNotMigrated, ensure_migrated
+from backend.core.errors import AppError
+from backend.core.runtime import database_url, ensure_demo_data, load_demo_logins, migrate
+from backend.core.secrets import apply_demo_secrets, weak_secret_problems
+from backend.organizations.service import get_or_create
+
+T = TypeVar("T")
+app = typer.Typer(help="WeChat sales-assistant platform.", no_args_is_help=True, add_completion=False)
+user_app = typer.Typer(help="Manage console users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console(stderr=True)
+out = Console()
+DataDirOption = Annotated[Path | None, typer.Option(help="Data dir of the embedded database (default ./var).")]
+
+
+def fail(reason: str) -> None:
+    """Exit non-zero with a one-line reason."""
+    console.print(f"[red]error:[/red] {reason}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def load_settings(mode: str, data_dir: Path | None = None) -> Settings:
+    """Settings from the environment / .env, or a one-line failure on bad configuration."""
+    try:
+        settings = Settings(SALESBOT_MODE=mode)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"bad configuration {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        raise
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    settings.data_dir = settings.data_dir.resolve()
+    return settings
+
+
+def with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work in a committed session on a short-lived engine."""
+
+    async def run() -> T:
+        database = Database(url)
+        try:
+            async with database.sessionmaker() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the ASGI app with uvicorn until interrupted."""
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.core.logs import configure_logging
+
+    configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        timeout_graceful_shutdown=3,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path("var"),
+) -> None:
+    """Run everything embedded (database, secrets, demo users) and serve the console."""
+    settings = load_settings("demo", data_dir)
+    settings.server.host, settings.server.port = host, port
+    apply_demo_secrets(settings)
+    console.print("starting PostgreSQL…" if not settings.database.url else "connecting to PostgreSQL…")
+    with database_url(settings) as url:
+        with console.status("applying database migrations…"):
+            migrate(url)
+        with console.status("creating the demo organisation and users…"):
+            logins = load_demo_logins(settings.data_dir)
+            asyncio.run(_seed_demo(url, logins))
+        print_demo_banner(settings, logins)
+        run_server(settings)
+
+
+async def _seed_demo(url: str, logins: list[dict[str, str]]) -> None:
+    database = Database(url)
+    try:
+        await ensure_demo_data(database, logins)
+    finally:
+        await database.dispose()
+
+
+def print_demo_banner(settings: Settings, logins: list[dict[str, str]]) -> None:
+    """Print the console URL and the demo logins."""
+    table = Table(title="演示账号 Demo logins")
+    for column in ("role", "username", "password"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login["role"], login["username"], login["password"])
+    out.print(table)
+    out.print(f"Console: {settings.public_base_url}/  (logins also in {settings.data_dir}/demo-logins.json)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default PORT).")] = None,
+) -> None:
+    """Serve the API, Socket.IO and console with production settings from the environment."""
+    settings = load_settings("serve")
+    settings.server.host = host or settings.server.host
+    settings.server.port = port or settings.server.port
+    problems = weak_secret_problems(settings)
+    if problems:
+        fail("refusing to serve with unsafe secrets: " + "; ".join(problems))
+    with database_url(settings) as url:
+        try:
+            asyncio.run(_check_migrated(url))
+        except DatabaseNotMigrated as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot reach the database: {exc}")
+        run_server(settings)
+
+
+async def _check_migrated(url: str) -> None:
+    database = Database(url)
+    try:
+        await ensure_migrated(database.engine)
+    finally:
+        await database.dispose()
+
+
+@app.command("migrate")
+def migrate_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Upgrade the database schema (embedded PostgreSQL when DATABASE_URL is unset)."""
+    settings = load_settings("cli", data_dir)
+    with database_url(settings) as url, console.status(f"migrating to {revision}…"):
+        migrate(url, revision)
+    out.print(f"database migrated to {revision}")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    password: Annotated[str, typer.Option(help="Password (>= 8 characters).", prompt=True, hide_input=True)],
+    role: Annotated[Role, typer.Option(help="admin, manager, sales or finance.")],
+    org: Annotated[str, typer.Option(help="Organisation name (created when missing).")] = "Default",
+    display_name: Annotated[str, typer.Option(help="Name shown in the console.")] = "",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a console user."""
+    if len(password) < 8:
+        fail("password must have at least 8 characters")
+
+    async def work(session: AsyncSession) -> User:
+        organization = await get_or_create(session, name=org)
+        return await auth_service.create_user(
+            session,
+            organization_id=organization.id,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+        )
+
+    settings = load_settings("cli", data_dir)
+    with database_url(settings) as url:
+        try:
+            user = with_session(url, work)
+        except AppError as exc:
+            fail(exc.message)
+            return
+    out.print(f"created {role.value} {username} ({user.id}) in {org}")
+
+
+@user_app.command("set-active")
+def user_set_active(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    active: Annotated[bool, typer.Option("--active/--disabled", help="Enable or disable the user.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Enable or disable a console user (disabling signs them out everywhere)."""
+
+    async def work(session: AsyncSession) -> bool:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None:
+            return False
+        user.is_active = active
+        if not active:
+            await auth_service.revoke_user_sessions(session, user_id=user.id)
+        return True
+
+    settings = load_settings("cli", data_dir)
+    with database_url(settings) as url:
+        if not with_session(url, work):
+            fail(f"no user named {username!r}")
+    out.print(f"{username} is now {'active' if active else 'disabled'}")
+
+
+@app.command()
+def keygen() -> None:
+    """Print fresh production secrets (JWT_SECRET, ENCRYPTION_KEY) for the .env file."""
+    out.print(f"JWT_SECRET={secrets.token_urlsafe(48)}")
+    out.print(f"ENCRYPTION_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
+
+
+def main() -> None:
+    """Entry point of the `salesbot` console script."""
+    app()

@@ -1,0 +1,111 @@
+"""Async SQLAlchemy engine, sessions, the declarative base and the migration check."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backend.config import REPO_ROOT, DatabaseSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ORM model."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+
+class UUIDPrimaryKey:
+    """Mixin: a UUID primary key generated in Python."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class CreatedAt:
+    """Mixin: creation timestamp."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
+
+
+class Database:
+    """One engine and session factory per process."""
+
+    def __init__(self, url: str, settings: DatabaseSettings | None = None) -> None:
+        settings = settings or DatabaseSettings()
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            echo=settings.echo,
+            pool_pre_ping=True,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session that the caller commits; rolled back if left uncommitted."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration for the project's migrations directory."""
+    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revisions(migrations_dir: Path = MIGRATIONS_DIR) -> set[str]:
+    """Revisions the code expects the database to be at."""
+    config = alembic_config()
+    config.set_main_option("script_location", str(migrations_dir))
+    return set(ScriptDirectory.from_config(config).get_heads())
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database schema is behind (or ahead of) the code."""
+
+
+async def ensure_migrated(engine: AsyncEngine) -> None:
+    """Raise DatabaseNotMigrated with a clear message unless the database is at the code's head."""
+    expected = head_revisions()
+    async with engine.connect() as conn:
+        exists = await conn.scalar(text("select to_regclass('public.alembic_version') is not null"))
+        current = (
+            set((await conn.execute(text("select version_num from alembic_version"))).scalars()) if exists else set()
+        )
+    if current != expected:
+        found = ", ".join(sorted(current)) or "none (empty database)"
+        raise DatabaseNotMigrated(
+            f"database schema is at revision {found} but the code needs {', '.join(sorted(expected))}: "
+            "run `salesbot migrate` first"
+        )
