@@ -37,7 +37,7 @@ DataDirOption = Annotated[Path | None, typer.Option(help="Data dir of the embedd
 
 def fail(reason: str) -> None:
     """Exit non-zero with a one-line reason."""
-    console.print(f"[red]error:[/red] {reason}", highlight=False)
+    console.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -239,3 +239,7 @@ def keygen() -> None:
 def main() -> None:
     """Entry point of the `salesbot` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

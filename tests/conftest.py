@@ -1,4 +1,4 @@
-"""Shared fixtures: real services only (Redis at REDIS_URL; PostgreSQL fixtures live in tests/backend)."""
+"""Shared fixtures: real services only (Redis at REDIS_URL; PostgreSQL fixtures in tests/fixtures/db.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+
+pytest_plugins = ["tests.fixtures.db"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

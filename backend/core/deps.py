@@ -30,8 +30,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request; committed when the handler returns, then its events are pushed."""
     async with request.app.state.database.sessionmaker() as session:
         yield session
-        await session.commit()
-        await request.app.state.broadcaster.flush(session)
+        await request.app.state.broadcaster.commit(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

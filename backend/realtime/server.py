@@ -38,6 +38,11 @@ class Broadcaster:
         if events:
             await self.emit(events)
 
+    async def commit(self, session: AsyncSession) -> None:
+        """Commit the session, then push the events it published."""
+        await session.commit()
+        await self.flush(session)
+
 
 def create_socket_server(settings: Settings, database: Database) -> socketio.AsyncServer:
     """Build the AsyncServer (Redis-managed when REDIS_URL is set) with the auth handshake."""

@@ -1,0 +1,119 @@
+"""The salesbot command line as operators run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from backend.core.secrets import load_or_create_demo_secrets
+
+STRONG_KEY = "q8Hk2V4sXm1nP0aR5tY7uI9oL3jK6hG2fD4sA8zX0cE="
+
+
+def salesbot(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess with a controlled environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JWT_", "ENCRYPTION_", "REDIS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        env={**base, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_serve_refuses_the_demo_jwt_secret(tmp_path: Path) -> None:
+    demo = load_or_create_demo_secrets(tmp_path)
+    result = salesbot(
+        "serve", env={"JWT_SECRET": demo["jwt_secret"], "ENCRYPTION_KEY": demo["encryption_key"]}, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "refusing to serve with unsafe secrets" in result.stderr
+    assert "JWT_SECRET is the demo secret" in result.stderr
+
+
+def test_serve_refuses_when_no_secret_is_set(tmp_path: Path) -> None:
+    result = salesbot("serve", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "JWT_SECRET is not set" in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path, test_databases) -> None:
+    url = test_databases.create("salesbot_cli_empty")
+    env = {"JWT_SECRET": "k3J9-vQ2pL8xZ7mN4bR6tY1wE5sD0fG_hU2iO8pA", "ENCRYPTION_KEY": STRONG_KEY, "DATABASE_URL": url}
+    result = salesbot("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "run `salesbot migrate` first" in result.stderr
+
+
+def test_bad_configuration_exits_with_a_one_line_reason(tmp_path: Path) -> None:
+    result = salesbot("serve", env={"PORT": "eighty"}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "bad configuration" in lines[0]
+
+
+def test_migrate_then_user_create_gives_a_user_who_can_log_in(tmp_path: Path, test_databases, settings) -> None:
+    url = test_databases.create("salesbot_cli")
+    migrated = salesbot("migrate", env={"DATABASE_URL": url}, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    created = salesbot(
+        "user",
+        "create",
+        "--username",
+        "boss",
+        "--password",
+        "s3cret-pass",
+        "--role",
+        "admin",
+        "--org",
+        "Acme",
+        env={"DATABASE_URL": url},
+        cwd=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created admin boss" in created.stdout
+    duplicate = salesbot(
+        "user",
+        "create",
+        "--username",
+        "boss",
+        "--password",
+        "s3cret-pass",
+        "--role",
+        "sales",
+        env={"DATABASE_URL": url},
+        cwd=tmp_path,
+    )
+    assert duplicate.returncode == 2 and "already taken" in duplicate.stderr
+
+    from backend.app import create_app
+
+    cli_settings = settings.model_copy(deep=True)
+    cli_settings.database.url = url
+
+    async def log_in() -> httpx.Response:
+        asgi = create_app(cli_settings)
+        async with asgi.other_asgi_app.router.lifespan_context(asgi.other_asgi_app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as http:
+                return await http.post("/api/auth/login", json={"username": "boss", "password": "s3cret-pass"})
+
+    response = asyncio.run(log_in())
+    assert response.status_code == 200
+    assert response.json()["user"]["organization"]["name"] == "Acme"
+
+
+def test_keygen_prints_secrets_that_pass_the_serve_check(tmp_path: Path) -> None:
+    result = salesbot("keygen", env={}, cwd=tmp_path)
+    values = dict(line.split("=", 1) for line in result.stdout.split())
+    assert set(values) == {"JWT_SECRET", "ENCRYPTION_KEY"}
+    serve = salesbot("serve", env={**values, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, cwd=tmp_path)
+    assert "unsafe secrets" not in serve.stderr
+    assert json.dumps(values)  # printable, no stray characters
