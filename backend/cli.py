@@ -230,6 +230,33 @@ def user_set_active(
 
 
 @app.command()
+def sim(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 2531,
+    callback_url: Annotated[str | None, typer.Option(help="Where to post GeWe callbacks.")] = None,
+    token: Annotated[str | None, typer.Option(help="X-GEWE-TOKEN the simulator accepts (any when unset).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for a reproducible world and customers.")] = None,
+    accounts: Annotated[int, typer.Option(help="Accounts logged in from the start.")] = 0,
+    customers: Annotated[bool, typer.Option(help="Scripted customers chatting.")] = True,
+    duplicates: Annotated[float, typer.Option(help="Probability of a duplicate callback delivery.")] = 0.0,
+) -> None:
+    """Run the GeWe-compatible simulator alone."""
+    from bots.simulator.server import run
+
+    out.print(f"GeWe simulator on http://{host}:{port}/v2/api (control API under /_sim)")
+    run(
+        host,
+        port,
+        callback_url=callback_url,
+        token=token,
+        seed=seed,
+        accounts=accounts,
+        scripted_customers=customers,
+        duplicate_probability=duplicates,
+    )
+
+
+@app.command()
 def keygen() -> None:
     """Print fresh production secrets (JWT_SECRET, ENCRYPTION_KEY) for the .env file."""
     out.print(f"JWT_SECRET={secrets.token_urlsafe(48)}")

@@ -1,0 +1,5 @@
+"""`python -m bots.simulator`."""
+
+from bots.simulator.server import main
+
+main()
