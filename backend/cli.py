@@ -161,7 +161,7 @@ async def _check_migrated(url: str) -> None:
 
 @app.command("migrate")
 def migrate_command(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
     data_dir: DataDirOption = None,
 ) -> None:
     """Upgrade the database schema (embedded PostgreSQL when DATABASE_URL is unset)."""
@@ -254,6 +254,25 @@ def sim(
         scripted_customers=customers,
         duplicate_probability=duplicates,
     )
+
+
+@app.command("config")
+def config_command(
+    env_example: Annotated[bool, typer.Option("--env-example", help="Print a complete .env template.")] = False,
+) -> None:
+    """List every setting with its environment variable, default and description."""
+    from backend.config import env_example as render_env_example
+    from backend.config import env_reference
+
+    if env_example:
+        out.print(render_env_example(), end="", markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title="Settings")
+    for column in ("group", "variable", "default", "description"):
+        table.add_column(column)
+    for row in env_reference():
+        table.add_row(*row)
+    out.print(table)
 
 
 @app.command()

@@ -36,10 +36,10 @@ async def login(body: LoginIn, request: Request, session: SessionDep, settings: 
             retry_after=outcome.retry_after,
             code="too_many_attempts",
         )
-    if outcome.failure == "invalid_credentials" or outcome.user is None:
+    if outcome.failure == "user_disabled":
+        raise Forbidden("this account is disabled; ask an administrator", code="user_disabled")
+    if outcome.user is None:
         await session.commit()  # keep the failure record although the request fails
-        if outcome.failure == "user_disabled":
-            raise Forbidden("this account is disabled; ask an administrator", code="user_disabled")
         raise Unauthorized("wrong username or password", code="invalid_credentials")
     return await service.issue_tokens(session, security=security, user=outcome.user)
 

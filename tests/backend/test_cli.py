@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from backend.core.secrets import load_or_create_demo_secrets
+from tests.fixtures.db import app_client
 
 STRONG_KEY = "q8Hk2V4sXm1nP0aR5tY7uI9oL3jK6hG2fD4sA8zX0cE="
 
@@ -94,16 +95,12 @@ def test_migrate_then_user_create_gives_a_user_who_can_log_in(tmp_path: Path, te
     )
     assert duplicate.returncode == 2 and "already taken" in duplicate.stderr
 
-    from backend.app import create_app
-
     cli_settings = settings.model_copy(deep=True)
     cli_settings.database.url = url
 
     async def log_in() -> httpx.Response:
-        asgi = create_app(cli_settings)
-        async with asgi.other_asgi_app.router.lifespan_context(asgi.other_asgi_app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as http:
-                return await http.post("/api/auth/login", json={"username": "boss", "password": "s3cret-pass"})
+        async with app_client(cli_settings) as http:
+            return await http.post("/api/auth/login", json={"username": "boss", "password": "s3cret-pass"})
 
     response = asyncio.run(log_in())
     assert response.status_code == 200

@@ -20,6 +20,7 @@ class Listener:
     def __init__(self) -> None:
         self.client = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, list[dict[str, Any]]] = {}
+        self.arrived = asyncio.Condition()
         self.connect_error: Any = None
         self.client.on("*", self._record)
         self.client.on("connect_error", self._refused)
@@ -28,17 +29,18 @@ class Listener:
         self.connect_error = data
 
     async def _record(self, event: str, data: dict[str, Any]) -> None:
-        self.received.setdefault(event, []).append(data)
+        async with self.arrived:
+            self.received.setdefault(event, []).append(data)
+            self.arrived.notify_all()
 
     async def connect(self, url: str, token: str | None) -> None:
         """Connect with the token in the auth payload."""
         await self.client.connect(url, auth={"token": token} if token else None, transports=["websocket"])
 
-    async def wait_for(self, event: str, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
-        """Wait until `count` events of a type arrived."""
-        async with asyncio.timeout(timeout):
-            while len(self.received.get(event, [])) < count:
-                await asyncio.sleep(0.01)
+    async def wait_for(self, event: str, count: int = 1) -> list[dict[str, Any]]:
+        """Wait (at most 5 s) until `count` events of a type arrived."""
+        async with asyncio.timeout(5), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.received.get(event, [])) >= count)
         return self.received[event]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backend.app import create_app
+from tests.fixtures.db import app_client
 
 
 async def test_health_answers_ok(client: httpx.AsyncClient) -> None:
@@ -24,20 +24,16 @@ async def test_ready_checks_the_database(client: httpx.AsyncClient) -> None:
 async def test_ready_checks_redis_when_configured(settings, db, redis_client, redis_url) -> None:
     redis_settings = settings.model_copy(deep=True)
     redis_settings.redis.url = redis_url
-    asgi = create_app(redis_settings)
-    async with asgi.other_asgi_app.router.lifespan_context(asgi.other_asgi_app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as http:
-            body = (await http.get("/api/ready")).json()
+    async with app_client(redis_settings) as http:
+        body = (await http.get("/api/ready")).json()
     assert body["checks"]["redis"]["ok"] is True
 
 
 async def test_ready_is_503_when_redis_is_unreachable(settings, db) -> None:
     broken = settings.model_copy(deep=True)
     broken.redis.url = "redis://127.0.0.1:1/0"
-    asgi = create_app(broken)
-    async with asgi.other_asgi_app.router.lifespan_context(asgi.other_asgi_app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as http:
-            response = await http.get("/api/ready")
+    async with app_client(broken) as http:
+        response = await http.get("/api/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
 
@@ -56,8 +52,7 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
 
 
 async def _get(settings, path: str) -> httpx.Response:
-    asgi = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as http:
+    async with app_client(settings) as http:
         return await http.get(path)
 
 
