@@ -137,7 +137,7 @@ const en: MessageSchema = {
     createdAt: 'Created at',
     password: 'Initial password',
     usernameRequired: 'Please enter a username',
-    usernamePattern: 'Username: 3-64 letters, digits, underscores, dots or dashes',
+    usernamePattern: 'Username: 3-64 letters, digits, underscores, dots, @ or dashes',
     passwordRequired: 'Please enter a password',
     passwordMin: 'The password needs at least 8 characters',
     roleRequired: 'Please choose a role',

@@ -130,7 +130,7 @@ const zhCN = {
     createdAt: '创建时间',
     password: '初始密码',
     usernameRequired: '请输入用户名',
-    usernamePattern: '用户名为 3-64 位字母、数字、下划线、点或横线',
+    usernamePattern: '用户名为 3-64 位字母、数字、下划线、点、@ 或横线',
     passwordRequired: '请输入密码',
     passwordMin: '密码至少 8 位',
     roleRequired: '请选择角色',
