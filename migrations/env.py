@@ -20,9 +20,7 @@ def database_url() -> str:
     """URL from the Alembic config (set by salesbot migrate / tests), else DATABASE_URL."""
     url = config.get_main_option("sqlalchemy.url") or DatabaseSettings().url
     if not url:
-        raise SystemExit(
-            "no database URL: set DATABASE_URL or run `salesbot migrate` (starts embedded PostgreSQL)"
-        )
+        raise SystemExit("no database URL: set DATABASE_URL or run `salesbot migrate` (starts embedded PostgreSQL)")
     return url
 
 

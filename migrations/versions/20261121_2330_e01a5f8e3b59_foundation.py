@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
-    op.create_index(
-        "ix_login_failures_username_ip_at", "login_failures", ["username", "ip", "at"], unique=False
-    )
+    op.create_index("ix_login_failures_username_ip_at", "login_failures", ["username", "ip", "at"], unique=False)
     op.create_table(
         "organizations",
         sa.Column("name", sa.String(length=120), nullable=False),
@@ -108,9 +106,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
-    op.create_index(
-        op.f("ix_audit_events_organization_id"), "audit_events", ["organization_id"], unique=False
-    )
+    op.create_index(op.f("ix_audit_events_organization_id"), "audit_events", ["organization_id"], unique=False)
     op.create_table(
         "refresh_tokens",
         sa.Column("id", sa.String(length=64), nullable=False),
