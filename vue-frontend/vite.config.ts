@@ -49,6 +49,8 @@ export default defineConfig({
     include: ['src/**/__tests__/**/*.spec.ts', 'tests/unit/**/*.spec.ts'],
     setupFiles: ['tests/unit/setup.ts'],
     restoreMocks: true,
+    // Lazy route components compile on first use; on a busy 2-core CI machine that can take seconds.
+    testTimeout: 30_000,
     server: { deps: { inline: ['element-plus'] } },
   },
 })
