@@ -10,9 +10,8 @@ export function loginErrorMessage(err: unknown): string {
     if (secs < 60) return t('auth.tooManyAttemptsSeconds', { n: Math.max(1, secs) })
     return t('auth.tooManyAttemptsMinutes', { n: Math.ceil(secs / 60) })
   }
-  if (err instanceof ApiError && !err.message) {
-    if (err.code === 'invalid_credentials') return t('auth.invalidCredentials')
-    if (err.code === 'user_disabled') return t('auth.userDisabled')
-  }
+  // Known codes get the console's own wording, so the message follows the chosen language.
+  if (err instanceof ApiError && err.code === 'invalid_credentials') return t('auth.invalidCredentials')
+  if (err instanceof ApiError && err.code === 'user_disabled') return t('auth.userDisabled')
   return errorMessage(err)
 }

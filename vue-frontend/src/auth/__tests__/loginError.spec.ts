@@ -15,7 +15,16 @@ describe('loginErrorMessage', () => {
     )
   })
 
+  it('words known codes in the console language, not the backend message', () => {
+    expect(loginErrorMessage(new ApiError(401, 'invalid_credentials', 'wrong username or password'))).toBe(
+      '用户名或密码错误',
+    )
+    expect(loginErrorMessage(new ApiError(403, 'user_disabled', 'this account is disabled'))).toBe(
+      '该账号已被停用，请联系管理员',
+    )
+  })
+
   it('shows the backend message for other errors', () => {
-    expect(loginErrorMessage(new ApiError(403, 'user_disabled', '账号已停用'))).toBe('账号已停用')
+    expect(loginErrorMessage(new ApiError(503, 'service_unavailable', '服务暂不可用'))).toBe('服务暂不可用')
   })
 })
