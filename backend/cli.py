@@ -6,6 +6,7 @@ import asyncio
 import base64
 import os
 import secrets
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -79,6 +80,9 @@ def run_server(settings: Settings) -> None:
     from backend.core.logs import configure_logging
 
     configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills the
+    # process before `finally` blocks run, leaving the embedded PostgreSQL behind.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
@@ -87,6 +91,10 @@ def run_server(settings: Settings) -> None:
         timeout_graceful_shutdown=3,
         proxy_headers=True,
     )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()

@@ -114,3 +114,46 @@ def test_keygen_prints_secrets_that_pass_the_serve_check(tmp_path: Path) -> None
     serve = salesbot("serve", env={**values, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, cwd=tmp_path)
     assert "unsafe secrets" not in serve.stderr
     assert json.dumps(values)  # printable, no stray characters
+
+
+def test_demo_serves_then_stops_its_embedded_postgres_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+
+    from tests.fixtures.db import free_port
+
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JWT_", "ENCRYPTION_", "REDIS_"))}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "demo", "--port", str(port), "--data-dir", str(tmp_path / "var")],
+        env=base,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert demo.poll() is None and time.monotonic() < deadline, "demo did not start"
+                time.sleep(0.5)
+        assert health.json() == {"ok": True}
+        logins = json.loads((tmp_path / "var" / "demo-logins.json").read_text())
+        assert sorted(login["role"] for login in logins) == ["admin", "finance", "manager", "sales"]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0, output
+    data_dir = str(tmp_path / "var" / "pg")
+    leftovers = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres" and data_dir in (p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
