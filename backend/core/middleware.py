@@ -12,6 +12,7 @@ from backend.core.logs import request_id_var
 from backend.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 logger = logging.getLogger("salesbot.access")
+SECRET_PATH_PREFIXES = ("/callbacks/",)
 
 
 class RequestContextMiddleware:
@@ -46,10 +47,12 @@ class RequestContextMiddleware:
             route_path = getattr(route, "path", None) or "unmatched"
             HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route_path).observe(elapsed)
+            # Callback URLs carry the account's secret: log their route template instead.
+            path = route_path if scope["path"].startswith(SECRET_PATH_PREFIXES) else scope["path"]
             logger.info(
                 "%s %s %s",
                 scope["method"],
-                scope["path"],
+                path,
                 status,
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": route_path},
             )

@@ -90,3 +90,10 @@ async def test_missing_console_build_is_explained(settings, tmp_path) -> None:
     response = await _get(missing, "/")
     assert response.status_code == 503
     assert "npm run build" in response.json()["error"]["message"]
+
+
+async def test_access_log_never_contains_callback_secrets(client: httpx.AsyncClient, caplog) -> None:
+    with caplog.at_level("INFO", logger="salesbot.access"):
+        await client.post("/callbacks/gewe/s3cr3t-value-123", content=b"{}")
+    assert caplog.records, "the request was not logged"
+    assert all("s3cr3t-value-123" not in record.getMessage() for record in caplog.records)
