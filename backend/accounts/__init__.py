@@ -1,0 +1,1 @@
+"""WeChat accounts (devices): CRUD, QR login, status tracking, contact sync and sending."""

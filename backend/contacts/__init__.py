@@ -1,0 +1,1 @@
+"""Contacts (friends and groups) of a WeChat account."""

@@ -1,0 +1,1 @@
+"""GeWe callback ingest: durable inbox, dispatcher (in-process or Redis stream) and sweeper."""

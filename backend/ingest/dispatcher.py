@@ -1,0 +1,330 @@
+"""Hand-off of accepted inbox rows to workers: in-process lanes or a Redis stream, plus the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.core.db import utcnow
+from backend.ingest import service
+from backend.ingest.models import InboxEntry, InboxState
+
+logger = logging.getLogger(__name__)
+
+CommitFn = Callable[[AsyncSession], Awaitable[None]]
+OfflineHook = Callable[[uuid.UUID], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One inbox row to process and the key that orders it (the chat)."""
+
+    entry_id: int
+    lane_key: str
+
+
+def lane_of(lane_key: str, lanes: int) -> int:
+    """The worker lane of a chat: stable across processes, so one chat is always handled in order."""
+    return zlib.crc32(lane_key.encode()) % lanes
+
+
+async def _plain_commit(session: AsyncSession) -> None:
+    await session.commit()
+
+
+class Processor:
+    """Processes inbox rows, one transaction each; failures are counted, never lost."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        commit: CommitFn = _plain_commit,
+        on_offline: OfflineHook | None = None,
+        max_attempts: int = 5,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.commit = commit
+        self.on_offline = on_offline
+        self.max_attempts = max_attempts
+
+    async def process(self, entry_id: int) -> service.ProcessResult | None:
+        """Process one row; None when it failed (the failure is recorded on the row)."""
+        try:
+            async with self.sessionmaker() as session:
+                result = await service.process_entry(session, entry_id=entry_id)
+                await self.commit(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("processing inbox row %s failed", entry_id)
+            async with self.sessionmaker() as session:
+                await service.record_failure(
+                    session, entry_id=entry_id, error=repr(exc), max_attempts=self.max_attempts
+                )
+                await session.commit()
+            return None
+        if result.went_offline and result.account_id and self.on_offline:
+            self.on_offline(result.account_id)
+        return result
+
+
+class Dispatcher(Protocol):
+    """Where the callback endpoint and the sweeper hand work."""
+
+    async def submit(self, item: WorkItem) -> None:
+        """Queue one inbox row for processing."""
+
+    async def start(self) -> None:
+        """Start consuming."""
+
+    async def stop(self) -> None:
+        """Stop consuming; unfinished work stays in the inbox for the sweeper."""
+
+
+class LocalDispatcher:
+    """In-process lanes (asyncio queues); a chat always maps to the same lane, lanes run in parallel."""
+
+    def __init__(self, processor: Processor, *, lanes: int = 8) -> None:
+        self.processor = processor
+        self.lanes = lanes
+        self._queues: list[asyncio.Queue[int]] = [asyncio.Queue() for _ in range(lanes)]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def submit(self, item: WorkItem) -> None:
+        """Queue one inbox row on its chat's lane."""
+        self._queues[lane_of(item.lane_key, self.lanes)].put_nowait(item.entry_id)
+
+    async def start(self) -> None:
+        """Start one worker task per lane."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(queue)) for queue in self._queues]
+
+    async def _run(self, queue: asyncio.Queue[int]) -> None:
+        while True:
+            entry_id = await queue.get()
+            try:
+                await self.processor.process(entry_id)
+            finally:
+                queue.task_done()
+
+    async def join(self) -> None:
+        """Wait until every queued row was processed (tests and shutdown)."""
+        for queue in self._queues:
+            await queue.join()
+
+    async def stop(self) -> None:
+        """Cancel the lane workers; queued rows are picked up again by the sweeper."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+
+class RedisStreamDispatcher:
+    """One Redis stream per lane with a consumer group; pending entries of dead consumers are re-claimed."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        processor: Processor | None,
+        *,
+        lanes: int = 8,
+        prefix: str = "salesbot:ingest",
+        group: str = "ingest",
+        consumer: str | None = None,
+        claim_idle_ms: int = 30_000,
+        batch: int = 32,
+        block_ms: int = 1000,
+        maxlen: int = 1_000_000,
+    ) -> None:
+        self.redis = redis
+        self.processor = processor
+        self.lanes = lanes
+        self.prefix = prefix
+        self.group = group
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.claim_idle_ms = claim_idle_ms
+        self.batch = batch
+        self.block_ms = block_ms
+        self.maxlen = maxlen
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def stream(self, lane: int) -> str:
+        """The stream key of a lane."""
+        return f"{self.prefix}:lane:{lane}"
+
+    async def submit(self, item: WorkItem) -> None:
+        """Append one inbox row to its chat's lane stream."""
+        await self.redis.xadd(
+            self.stream(lane_of(item.lane_key, self.lanes)),
+            {"id": str(item.entry_id)},
+            maxlen=self.maxlen,
+            approximate=True,
+        )
+
+    async def ensure_groups(self) -> None:
+        """Create the consumer group of every lane stream (idempotent)."""
+        for lane in range(self.lanes):
+            await self._ensure_group(self.stream(lane))
+
+    async def _ensure_group(self, stream: str) -> None:
+        try:
+            await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def start(self) -> None:
+        """Start one consumer task per lane (needs a processor)."""
+        if self.processor is None:
+            raise RuntimeError("a submit-only RedisStreamDispatcher cannot consume")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(lane)) for lane in range(self.lanes)]
+
+    async def _handle(self, stream: str, entries: list[tuple[str, dict[str, str]]]) -> None:
+        assert self.processor is not None
+        for message_id, fields in entries:
+            entry_id = fields.get("id") if fields else None
+            if entry_id is not None:
+                await self.processor.process(int(entry_id))
+            await self.redis.xack(stream, self.group, message_id)
+
+    async def _run(self, lane: int) -> None:
+        stream = self.stream(lane)
+        group_ready = False
+        while True:
+            try:
+                if not group_ready:
+                    # Here rather than in start(): Redis being down must not stop the app from starting.
+                    await self._ensure_group(stream)
+                    group_ready = True
+                # Entries a dead consumer read but never acknowledged come first.
+                reply: Any = await self.redis.xautoclaim(
+                    stream, self.group, self.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch
+                )
+                claimed = reply[1]
+                if claimed:
+                    await self._handle(stream, _decode(claimed))
+                    continue
+                response: Any = await self.redis.xreadgroup(
+                    self.group, self.consumer, {stream: ">"}, count=self.batch, block=self.block_ms
+                )
+                for _, entries in response or []:
+                    await self._handle(stream, _decode(entries))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("ingest lane %s failed; retrying", lane)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Cancel the consumers; what they read but did not acknowledge is re-claimed later."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(
+    entries: list[tuple[str | bytes, dict[str | bytes, str | bytes] | None]],
+) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (_text(message_id), {_text(k): _text(v) for k, v in (fields or {}).items()}) for message_id, fields in entries
+    ]
+
+
+class Sweeper:
+    """Re-dispatches inbox rows accepted but not processed after `stale_after` seconds (crash, lost queue)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        dispatcher: Dispatcher,
+        *,
+        stale_after: float = 30.0,
+        interval: float = 10.0,
+        batch: int = 1000,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.dispatcher = dispatcher
+        self.stale_after = stale_after
+        self.interval = interval
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> int:
+        """Re-dispatch one batch of stale rows; returns how many."""
+        cutoff = utcnow() - timedelta(seconds=self.stale_after)
+        async with self.sessionmaker() as session:
+            stale = (
+                select(InboxEntry.id)
+                .where(
+                    InboxEntry.state == InboxState.accepted,
+                    InboxEntry.accepted_at < cutoff,
+                    or_(InboxEntry.dispatched_at.is_(None), InboxEntry.dispatched_at < cutoff),
+                )
+                .order_by(InboxEntry.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (
+                await session.execute(
+                    update(InboxEntry)
+                    .where(InboxEntry.id.in_(stale.scalar_subquery()))
+                    .values(dispatched_at=utcnow())
+                    .returning(InboxEntry.id, InboxEntry.lane_key)
+                )
+            ).all()
+            await session.commit()
+        for entry_id, lane_key in sorted(rows):
+            await self.dispatcher.submit(WorkItem(entry_id, lane_key))
+        if rows:
+            logger.warning("sweeper re-dispatched %d unprocessed callbacks", len(rows))
+        return len(rows)
+
+    async def start(self) -> None:
+        """Sweep every `interval` seconds in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.sweep() >= self.batch:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("ingest sweep failed")
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,122 @@
+"""The WeChat channel's background machinery of one process: GeWe gateway, pacer, dispatcher, sweeper, monitor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from backend.accounts.gewe import GeweGateway, token_cipher
+from backend.accounts.status import CommitFn, StatusMonitor
+from backend.config import Settings
+from backend.core.db import Database
+from backend.ingest import service
+from backend.ingest.dispatcher import (
+    Dispatcher,
+    LocalDispatcher,
+    Processor,
+    RedisStreamDispatcher,
+    Sweeper,
+    WorkItem,
+    _plain_commit,
+)
+from backend.ingest.repository import AccountGone, InboxRepository
+from backend.ingest.service import AcceptOutcome, AcceptResult, AccountDirectory
+from bots.pacer import InProcessPacer, RedisPacer
+
+logger = logging.getLogger(__name__)
+
+
+class ChannelRuntime:
+    """Everything one process needs to talk to GeWe and ingest callbacks; start it from the app or a worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        redis: aioredis.Redis | None = None,
+        commit: CommitFn = _plain_commit,
+        consume: bool = True,
+        lanes: int = 8,
+        sweep_stale_after: float = 30.0,
+        sweep_interval: float = 10.0,
+        claim_idle_ms: int = 30_000,
+        check_online_interval: float = 60.0,
+        reconnect_delays: Sequence[float] = (5.0, 15.0, 45.0),
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.consume = consume
+        self.gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
+        self.pacer: InProcessPacer | RedisPacer = RedisPacer(redis) if redis is not None else InProcessPacer()
+        self.repository = InboxRepository(database.url)
+        self.directory = AccountDirectory(self.repository)
+        self.monitor = StatusMonitor(
+            database.sessionmaker,
+            self.gateway,
+            commit=commit,
+            interval=check_online_interval,
+            reconnect_delays=reconnect_delays,
+        )
+        self.processor = Processor(database.sessionmaker, commit=commit, on_offline=self.monitor.request_reconnect)
+        self.dispatcher: Dispatcher = (
+            RedisStreamDispatcher(redis, self.processor, lanes=lanes, claim_idle_ms=claim_idle_ms)
+            if redis is not None
+            else LocalDispatcher(self.processor, lanes=lanes)
+        )
+        self.sweeper = Sweeper(
+            database.sessionmaker, self.dispatcher, stale_after=sweep_stale_after, interval=sweep_interval
+        )
+
+    async def accept(self, secret: str, body: bytes) -> AcceptResult:
+        """Store one callback durably (one short transaction), then hand it to the dispatcher."""
+        try:
+            result = await service.accept_callback(self.directory, secret=secret, body=body)
+        except AccountGone:
+            # The cached account was deleted in the meantime.
+            self.directory.forget(secret)
+            return AcceptResult(AcceptOutcome.unknown_secret, "no account has this callback URL")
+        if result.outcome == AcceptOutcome.accepted and result.entry_id is not None:
+            try:
+                await self.dispatcher.submit(WorkItem(result.entry_id, result.lane_key))
+            except Exception:
+                # Stored is what counts: the sweeper dispatches it later.
+                logger.exception("dispatching inbox row %s failed; the sweeper will retry", result.entry_id)
+        return result
+
+    async def start(self) -> None:
+        """Start consuming, sweeping and status checks (consume=False: accept and send only)."""
+        if self.consume:
+            await self.dispatcher.start()
+            await self.sweeper.start()
+        await self.monitor.start()
+
+    async def stop(self) -> None:
+        """Stop background work and close the GeWe HTTP pool."""
+        await self.monitor.stop()
+        await self.sweeper.stop()
+        await self.dispatcher.stop()
+        await self.gateway.aclose()
+        await self.repository.close()
+
+
+@asynccontextmanager
+async def channel_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the channel for the app's lifetime; in demo mode without GEWE_API_BASE, with the bundled simulator."""
+    from backend.accounts import demo
+
+    settings: Settings = app.state.settings
+    runtime = ChannelRuntime(settings, app.state.database, redis=app.state.redis, commit=app.state.broadcaster.commit)
+    app.state.channel = runtime
+    app.state.gewe = runtime.gateway
+    app.state.pacer = runtime.pacer
+    async with AsyncExitStack() as stack:
+        if settings.mode == "demo" and not settings.gewe.api_base:
+            await stack.enter_async_context(demo.demo_channel(runtime))
+        await runtime.start()
+        stack.push_async_callback(runtime.stop)
+        yield

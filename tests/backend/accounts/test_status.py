@@ -1,0 +1,83 @@
+"""Status tracking: checkOnline notices a dropped account, reconnection with back-off, then re-login needed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.accounts.gewe import GeweGateway, token_cipher
+from backend.accounts.models import Account, AccountStatus
+from backend.accounts.service import RELOGIN_NEEDED
+from backend.accounts.status import StatusMonitor
+from backend.realtime.models import RealtimeEvent
+from tests.backend.accounts.support import sim_account
+
+
+async def _commit(session) -> None:  # type: ignore[no-untyped-def]
+    await session.commit()
+
+
+def _monitor(settings, db) -> StatusMonitor:  # type: ignore[no-untyped-def]
+    gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
+    return StatusMonitor(db.sessionmaker, gateway, commit=_commit, interval=0, reconnect_delays=(0, 0, 0))
+
+
+async def _status(db, account: Account) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    async with db.sessionmaker() as session:
+        row = (
+            await session.execute(select(Account.status, Account.status_detail).where(Account.id == account.id))
+        ).one()
+    return row[0], row[1]
+
+
+async def test_failed_reconnections_leave_account_offline_needing_a_new_qr_login(
+    settings, db, sim, make_org, make_account
+) -> None:
+    remote = await sim_account(sim)
+    account = await make_account(
+        await make_org(), app_id=remote["appId"], wxid=remote["wxid"], status=AccountStatus.offline
+    )
+    await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
+    await sim.control.post("/_sim/failures", json={"reconnectFails": True})
+    monitor = _monitor(settings, db)
+    try:
+        assert await monitor.reconnect(account.id) is False
+    finally:
+        await monitor.stop()
+        await monitor.gateway.aclose()
+    assert await _status(db, account) == ("offline", RELOGIN_NEEDED)
+    assert [call.path for call in sim.state.calls].count("/login/reconnection") == 3
+
+
+async def test_successful_reconnection_brings_account_back_online(settings, db, sim, make_org, make_account) -> None:
+    remote = await sim_account(sim)
+    account = await make_account(
+        await make_org(), app_id=remote["appId"], wxid=remote["wxid"], status=AccountStatus.offline
+    )
+    await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
+    monitor = _monitor(settings, db)
+    try:
+        assert await monitor.reconnect(account.id) is True
+    finally:
+        await monitor.stop()
+        await monitor.gateway.aclose()
+    assert await _status(db, account) == ("online", "")
+
+
+async def test_check_online_notices_a_dropped_account_and_publishes_device_status(
+    settings, db, sim, make_org, make_account
+) -> None:
+    remote = await sim_account(sim)
+    await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
+    await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
+    await sim.control.post("/_sim/failures", json={"reconnectFails": True})
+    monitor = _monitor(settings, db)
+    try:
+        await monitor.check_all()
+        await monitor.settle()
+    finally:
+        await monitor.stop()
+        await monitor.gateway.aclose()
+    async with db.sessionmaker() as session:
+        events = (await session.scalars(select(RealtimeEvent.data).where(RealtimeEvent.type == "device.status"))).all()
+    assert [(e["status"], e["status_detail"]) for e in events][-1] == ("offline", RELOGIN_NEEDED)
+    assert events[0]["status"] == "offline"

@@ -1,0 +1,171 @@
+"""Dispatch and recovery: lanes keep a chat in order, the sweeper and stream re-claims lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import func, select
+
+from backend.accounts.models import Account
+from backend.config import Settings
+from backend.core.db import Database
+from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, lane_of
+from backend.ingest.models import InboxEntry
+from backend.ingest.runtime import ChannelRuntime
+from backend.messages.models import Message
+from backend.realtime.models import RealtimeEvent
+from tests.backend.accounts.support import wait_until
+from tests.backend.ingest.payloads import add_msg
+
+APP_ID = "wx_burstaccount00000001"
+ACCOUNT_WXID = "wxid_burstaccount01"
+WORKER = Path(__file__).with_name("ingest_worker.py")
+
+
+@pytest.fixture
+async def account(make_org, make_account) -> Account:
+    """A logged-in account of a fresh organisation."""
+    organization = await make_org()
+    created: Account = await make_account(organization, app_id=APP_ID, wxid=ACCOUNT_WXID)
+    return created
+
+
+def _body(customer: int, seq: int) -> bytes:
+    payload = add_msg(APP_ID, from_wxid=f"wxid_cust{customer:04d}", to_wxid=ACCOUNT_WXID, content=f"第{seq}条")
+    return json.dumps(payload).encode()
+
+
+async def _scalar(db: Database, statement: Any) -> Any:
+    async with db.sessionmaker() as session:
+        return await session.scalar(statement)
+
+
+async def _pending(db: Database) -> int:
+    return int(await _scalar(db, select(func.count()).where(InboxEntry.state == "accepted")))
+
+
+def test_a_chat_always_maps_to_the_same_lane() -> None:
+    assert {lane_of("wxid_cust0001", 8) for _ in range(5)} == {lane_of("wxid_cust0001", 8)}
+
+
+async def test_one_chats_messages_are_processed_in_arrival_order(settings: Settings, db: Database, account) -> None:
+    runtime = ChannelRuntime(settings, db, lanes=4)
+    await runtime.start()
+    try:
+        for seq in range(60):
+            await runtime.accept(account.callback_secret, _body(seq % 3, seq))
+        await wait_until(lambda: _pending_is_zero(db))
+    finally:
+        await runtime.stop()
+    async with db.sessionmaker() as session:
+        rows = (await session.execute(select(Message.sender_wxid, Message.text).order_by(Message.id))).all()
+    for customer in range(3):
+        texts = [text for sender, text in rows if sender == f"wxid_cust{customer:04d}"]
+        assert texts == [f"第{seq}条" for seq in range(customer, 60, 3)]
+
+
+async def _pending_is_zero(db: Database) -> bool:
+    return await _pending(db) == 0
+
+
+async def test_sweeper_redispatches_rows_whose_queue_was_lost(settings: Settings, db: Database, account) -> None:
+    lost = ChannelRuntime(settings, db)  # never started: its in-process queue dies with it
+    for seq in range(20):
+        await lost.accept(account.callback_secret, _body(seq, seq))
+    processor = Processor(db.sessionmaker)
+    dispatcher = LocalDispatcher(processor)
+    await dispatcher.start()
+    try:
+        swept = await Sweeper(db.sessionmaker, dispatcher, stale_after=0).sweep()
+        await dispatcher.join()
+    finally:
+        await dispatcher.stop()
+        await lost.stop()
+    assert (swept, await _pending(db)) == (20, 0)
+
+
+async def test_cancelled_worker_loses_nothing_and_processes_nothing_twice(
+    settings: Settings, db: Database, account
+) -> None:
+    first = ChannelRuntime(settings, db)
+    await first.start()
+    for seq in range(400):
+        await first.accept(account.callback_secret, _body(seq % 40, seq))
+    await wait_until(lambda: _processed_at_least(db, 100), limit=60)
+    await first.stop()  # cancels the lanes mid-way
+    second = ChannelRuntime(settings, db, sweep_stale_after=0, sweep_interval=0.2)
+    await second.start()
+    try:
+        await wait_until(lambda: _pending_is_zero(db), limit=120)
+    finally:
+        await second.stop()
+    await _assert_each_processed_once(db, 400)
+
+
+async def _processed_at_least(db: Database, count: int) -> bool:
+    return int(await _scalar(db, select(func.count()).where(InboxEntry.state == "processed"))) >= count
+
+
+async def _assert_each_processed_once(db: Database, count: int) -> None:
+    async with db.sessionmaker() as session:
+        attempts = (
+            await session.execute(select(InboxEntry.attempts, func.count()).group_by(InboxEntry.attempts))
+        ).all()
+        messages = await session.scalar(select(func.count(func.distinct(Message.new_msg_id))))
+        events = await session.scalar(select(func.count()).where(RealtimeEvent.type == "message.new"))
+    assert dict(attempts) == {1: count}
+    assert (messages, events) == (count, count)
+
+
+async def _start_worker(database_url: str, redis_url: str, prefix: str) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(WORKER),
+        database_url,
+        redis_url,
+        prefix,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(WORKER.parents[3]),
+        env={"PYTHONPATH": str(WORKER.parents[3]), "PATH": "/usr/bin:/bin"},
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(30):
+        assert (await process.stdout.readline()).strip() == b"ready"
+    return process
+
+
+@pytest.mark.redis
+async def test_burst_with_worker_killed_halfway_is_fully_processed_after_restart(
+    settings: Settings, db: Database, account, database_url: str, redis_url: str, redis_client
+) -> None:
+    prefix = "salesbot:test-ingest"
+    redis = aioredis.Redis.from_url(redis_url)
+    intake = ChannelRuntime(settings, db, redis=redis, consume=False)
+    assert isinstance(intake.dispatcher, RedisStreamDispatcher)
+    intake.dispatcher.prefix = prefix
+    await intake.dispatcher.ensure_groups()
+    worker = await _start_worker(database_url, redis_url, prefix)
+    try:
+        for seq in range(5000):
+            await intake.accept(account.callback_secret, _body(seq % 200, seq))
+        await wait_until(lambda: _processed_at_least(db, 2500), limit=120)
+        worker.send_signal(signal.SIGKILL)
+        await worker.wait()
+        killed_at = int(await _scalar(db, select(func.count()).where(InboxEntry.state == "processed")))
+        worker = await _start_worker(database_url, redis_url, prefix)
+        await wait_until(lambda: _pending_is_zero(db), limit=180)
+    finally:
+        if worker.returncode is None:
+            worker.send_signal(signal.SIGKILL)
+            await worker.wait()
+        await intake.stop()
+        await redis.aclose()
+    assert killed_at < 5000
+    await _assert_each_processed_once(db, 5000)

@@ -1,0 +1,351 @@
+"""Benchmark: GeWe callbacks accepted per second and accept latency, against a bare FastAPI endpoint.
+
+Run: `python tests/perf/ingest/bench_ingest.py [--requests 3000] [--concurrency 32] [--rate 1000]`.
+Uses the PostgreSQL server at BENCH_DATABASE_URL / TEST_DATABASE_URL / DATABASE_URL (else embedded
+PostgreSQL under var/bench-pg) with a throw-away database. Both servers run as separate uvicorn
+processes; the load generator runs here. Prints figures and the ratio to the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO_ROOT))
+
+APP_ID = "wx_benchaccount000000001"
+ACCOUNT_WXID = "wxid_benchaccount01"
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(kind: str, port: int, database_url: str) -> None:
+    """Subprocess entry: serve the salesbot app or the bare endpoint with uvicorn."""
+    import uvicorn
+
+    if kind == "bare":
+        bare = FastAPI()
+
+        @bare.post("/callbacks/gewe/{secret}")
+        async def accept(secret: str, request: Request) -> JSONResponse:
+            json.loads(await request.body())
+            return JSONResponse({"ok": True})
+
+        uvicorn.run(bare, host="127.0.0.1", port=port, log_level="warning")
+        return
+    from backend.app import create_app
+    from backend.config import Settings
+    from backend.ingest.runtime import ChannelRuntime
+
+    if kind == "accept-only":
+        # The web process only accepts; processing runs elsewhere (`salesbot worker` with Redis).
+        original_init = ChannelRuntime.__init__
+
+        def accept_only_init(self: ChannelRuntime, *args: Any, **kwargs: Any) -> None:
+            original_init(self, *args, **{**kwargs, "consume": False})
+
+        ChannelRuntime.__init__ = accept_only_init  # type: ignore[method-assign]
+
+    settings = Settings(SALESBOT_MODE="test")
+    settings.database.url = database_url
+    settings.security.jwt_secret = secrets.token_urlsafe(40)
+    settings.redis.url = os.environ.get("BENCH_REDIS_URL") or None
+    settings.server.log_level = "WARNING"
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+
+
+@contextmanager
+def server_process(kind: str, database_url: str) -> Iterator[str]:
+    """Start a server subprocess and yield its base URL once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--database-url", database_url],
+        cwd=REPO_ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(f"{url}/callbacks/gewe/probe", content=b"{}", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{kind} server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@dataclass
+class Figures:
+    """Throughput and latency of one run."""
+
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def bodies(count: int, start: int) -> list[bytes]:
+    """Distinct AddMsg callbacks from 100 customers."""
+    now = int(time.time())
+    out = []
+    for i in range(start, start + count):
+        payload = {
+            "TypeName": "AddMsg",
+            "Appid": APP_ID,
+            "Wxid": ACCOUNT_WXID,
+            "Data": {
+                "MsgId": i,
+                "NewMsgId": 9_000_000_000_000_000_000 + i,
+                "FromUserName": {"string": f"wxid_benchcust{i % 100:03d}"},
+                "ToUserName": {"string": ACCOUNT_WXID},
+                "MsgType": 1,
+                "Content": {"string": f"请问这款还有货吗？#{i}"},
+                "CreateTime": now,
+                "MsgSource": "<msgsource></msgsource>",
+            },
+        }
+        out.append(json.dumps(payload, ensure_ascii=False).encode())
+    return out
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> bool:
+    try:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+            await response.read()
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def saturate(url: str, payloads: list[bytes], concurrency: int) -> Figures:
+    """Send every payload with `concurrency` requests in flight; throughput and latency."""
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(payloads)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            for body in queue:
+                started = time.perf_counter()
+                ok = await _post(session, url, body)
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return _figures(latencies, len(payloads) / elapsed, errors)
+
+
+async def paced(url: str, payloads: list[bytes], rate: float) -> Figures:
+    """Send payloads at a fixed rate (open loop) and measure each accept latency."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+
+        async def one(body: bytes) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            errors += not await _post(session, url, body)
+            latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        tasks = []
+        for index, body in enumerate(payloads):
+            delay = began + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+    return _figures(latencies, len(payloads) / elapsed, errors)
+
+
+def _figures(latencies: list[float], per_second: float, errors: int) -> Figures:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return Figures(per_second, statistics.median(ordered) * 1000, p99 * 1000, errors)
+
+
+async def prepare(database_url: str) -> str:
+    """Create the benchmark organisation and account; returns its callback secret."""
+    from backend.accounts.models import Account
+    from backend.core.db import Database
+    from backend.organizations.service import get_or_create
+
+    database = Database(database_url)
+    try:
+        async with database.sessionmaker() as session:
+            organization = await get_or_create(session, name="Bench Co.")
+            secret = secrets.token_urlsafe(24)
+            session.add(
+                Account(organization_id=organization.id, app_id=APP_ID, wxid=ACCOUNT_WXID, callback_secret=secret)
+            )
+            await session.commit()
+        return secret
+    finally:
+        await database.dispose()
+
+
+async def processed_count(database_url: str) -> tuple[int, int]:
+    """(accepted, processed) inbox rows."""
+    from sqlalchemy import text
+
+    from backend.core.db import Database
+
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("select count(*), count(*) filter (where state = 'processed') from ingest_inbox")
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+    finally:
+        await database.dispose()
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A migrated throw-away database on the benchmark PostgreSQL server."""
+    from sqlalchemy.engine import make_url
+
+    from backend.config import to_asyncpg_url
+    from backend.core.embedded_pg import EmbeddedPostgres
+    from backend.core.runtime import create_database_if_missing, migrate
+
+    server_url = next(
+        (
+            os.environ[name]
+            for name in ("BENCH_DATABASE_URL", "TEST_DATABASE_URL", "DATABASE_URL")
+            if os.environ.get(name)
+        ),
+        None,
+    )
+    embedded = None
+    if server_url is None:
+        embedded = EmbeddedPostgres(REPO_ROOT / "var" / "bench-pg")
+        server_url = embedded.start()
+    server_url = to_asyncpg_url(server_url)
+    name = f"salesbot_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_database_if_missing(server_url, name))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        import asyncpg
+
+        async def drop() -> None:
+            parsed = make_url(server_url)
+            conn = await asyncpg.connect(
+                user=parsed.username,
+                password=parsed.password,
+                host=parsed.query.get("host") or parsed.host,
+                port=parsed.port,
+                database="postgres",
+            )
+            await conn.execute(f'drop database if exists "{name}" with (force)')
+            await conn.close()
+
+        asyncio.run(drop())
+        if embedded is not None:
+            embedded.stop()
+
+
+def report(label: str, figures: Figures) -> None:
+    """Print one result line."""
+    print(
+        f"{label:<34} {figures.per_second:8.0f} req/s   p50 {figures.p50_ms:6.2f} ms   "
+        f"p99 {figures.p99_ms:6.2f} ms   errors {figures.errors}"
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print figures with ratios to the bare endpoint."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000.0, help="paced run: callbacks per second")
+    parser.add_argument("--paced-seconds", type=float, default=3.0)
+    parser.add_argument("--serve", choices=["app", "accept-only", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.database_url or "")
+        return
+    paced_count = int(args.rate * args.paced_seconds)
+    with scratch_database() as database_url:
+        secret = asyncio.run(prepare(database_url))
+        results: dict[str, tuple[Figures, Figures]] = {}
+        for kind in ("bare", "app", "accept-only"):
+            with server_process(kind, database_url) as base_url:
+                url = f"{base_url}/callbacks/gewe/{secret}"
+                offset = {"bare": 10_000_000, "app": 20_000_000, "accept-only": 30_000_000}[kind]
+                asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
+                offset += 1_000
+                full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
+                steady = asyncio.run(paced(url, bodies(paced_count, offset + args.requests), args.rate))
+                results[kind] = (full, steady)
+                if kind == "app":
+                    deadline = time.monotonic() + 120
+                    while time.monotonic() < deadline:
+                        accepted, processed = asyncio.run(processed_count(database_url))
+                        if processed >= accepted:
+                            break
+                        time.sleep(0.5)
+                    print(f"inbox after the run: {accepted} stored, {processed} processed")
+    labels = {
+        "bare": "bare FastAPI endpoint",
+        "app": "salesbot (in-process workers)",
+        "accept-only": "salesbot (accept only)",
+    }
+    print(f"\nsaturated ({args.requests} requests, {args.concurrency} in flight)")
+    for kind, label in labels.items():
+        report(label, results[kind][0])
+    print(f"\npaced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s")
+    for kind, label in labels.items():
+        report(label, results[kind][1])
+    bare = results["bare"][0].per_second
+    print()
+    for kind in ("app", "accept-only"):
+        print(f"throughput ratio {labels[kind]} / bare: {results[kind][0].per_second / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()
