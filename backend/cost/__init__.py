@@ -1,0 +1,1 @@
+"""Compute-cost accounting: prices, the LLM call ledger, rollups, budgets and finance reports."""

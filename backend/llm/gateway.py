@@ -1,0 +1,383 @@
+"""The LLM gateway: model choice, budgets, retries with back-off, provider fallback, structured output, metering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.db import Database
+from backend.cost import budgets, metering, webhooks
+from backend.cost.periods import local_day
+from backend.llm.presets import CHEAP_PURPOSES
+from backend.llm.providers import (
+    Provider,
+    ProviderConfig,
+    ProviderFailure,
+    ProviderReply,
+    ProviderRequest,
+    make_provider,
+)
+from backend.llm.structured import OutputSpec
+from backend.llm.types import (
+    BudgetExceeded,
+    CallContext,
+    ChatResult,
+    LLMUnavailable,
+    Message,
+    StructuredOutputError,
+    Usage,
+)
+from backend.realtime.server import Broadcaster
+from backend.realtime.service import PENDING_KEY, publish
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE lock_not_available, raised when lock_timeout expires.
+LOCK_NOT_AVAILABLE = "55P03"
+# Which hard budget action refuses which call origin.
+REFUSALS = {"stop_ai": frozenset({"ai_reply"}), "pause_sop": frozenset({"sop"})}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Provider chain (primary first, then fallbacks in order) and call policy."""
+
+    providers: tuple[ProviderConfig, ...]
+    purpose_models: Mapping[str, str] = field(default_factory=dict)
+    max_retries: int = 2
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 8.0
+    update_interval_seconds: float = 2.0
+    event_lock_timeout_seconds: float = 2.0
+    webhook_attempts: int = 3
+
+
+@dataclass
+class _Delta:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+@dataclass
+class _Call:
+    """A logical call in progress: its id and how many attempts it has made."""
+
+    call_id: uuid.UUID
+    context: CallContext
+    purpose: str
+    attempts: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Answer:
+    reply: ProviderReply
+    provider: ProviderConfig
+    request_id: str
+    latency_ms: int
+    cost: Decimal
+
+
+class LLMGateway:
+    """Every LLM call of the platform goes through `chat`; each attempt is metered in its own transaction."""
+
+    def __init__(self, config: GatewayConfig, *, database: Database, broadcaster: Broadcaster | None = None) -> None:
+        if not config.providers:
+            raise ValueError("the gateway needs at least one provider")
+        self.config = config
+        self.database = database
+        self.broadcaster = broadcaster
+        self.providers: list[Provider] = [make_provider(provider) for provider in config.providers]
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._deltas: dict[uuid.UUID, _Delta] = {}
+        self._last_update: dict[uuid.UUID, float] = {}
+
+    @property
+    def primary(self) -> ProviderConfig:
+        """The first provider of the chain."""
+        return self.config.providers[0]
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        purpose: str,
+        context: CallContext,
+        model: str | None = None,
+        response_model: type[BaseModel] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        chat_id: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> ChatResult:
+        """Answer a chat; raises BudgetExceeded, LLMUnavailable or StructuredOutputError."""
+        downgrade = await self._enforce_budgets(context)
+        call = _Call(uuid.uuid4(), context, purpose)
+        output = OutputSpec.build(response_model, json_schema)
+        request = ProviderRequest(messages, "", output, temperature, chat_id, variables)
+        answer = await self._complete(call, request, model=model, downgrade=downgrade)
+        answers = [answer]
+        parsed: Any = None
+        if output is not None:
+            try:
+                parsed = output.parse(answer.reply.text)
+            except ValueError as first_error:
+                repair = ProviderRequest(
+                    output.repair_messages(messages, answer.reply.text, str(first_error)),
+                    "",
+                    output,
+                    temperature,
+                    chat_id,
+                    variables,
+                )
+                answer = await self._complete(call, repair, model=model, downgrade=downgrade)
+                answers.append(answer)
+                try:
+                    parsed = output.parse(answer.reply.text)
+                except ValueError as second_error:
+                    raise StructuredOutputError(
+                        f"the model's answer does not match {output.name} after one repair: {second_error}",
+                        text=answer.reply.text,
+                    ) from second_error
+        return ChatResult(
+            text=answer.reply.text,
+            parsed=parsed,
+            usage=sum((a.reply.usage for a in answers), Usage()),
+            provider=answer.provider.name,
+            model=answer.reply.model,
+            latency_ms=sum(a.latency_ms for a in answers),
+            request_id=answer.request_id,
+            offline=answer.provider.kind == "offline",
+            call_id=call.call_id,
+            cost=sum((a.cost for a in answers), Decimal(0)),
+            attempts=call.attempts,
+            downgraded=downgrade is not None,
+        )
+
+    def model_for(self, index: int, *, purpose: str, model: str | None, downgrade: str | None) -> str:
+        """Model asked of the index-th provider: downgrade > explicit > per-purpose setting > cheap/strong default."""
+        provider = self.config.providers[index]
+        if downgrade is not None:
+            return downgrade if index == 0 else provider.cheap_model or provider.model
+        if index == 0:
+            if model:
+                return model
+            if purpose in self.config.purpose_models:
+                return self.config.purpose_models[purpose]
+        if purpose in CHEAP_PURPOSES and provider.cheap_model:
+            return provider.cheap_model
+        return provider.model
+
+    async def _enforce_budgets(self, context: CallContext) -> str | None:
+        """Refuse the call or pick the downgrade model according to the budgets already exceeded."""
+        async with self.database.sessionmaker() as session:
+            statuses = await budgets.applicable_statuses(
+                session, organization_id=context.organization_id, user_id=context.user_id, account_id=context.account_id
+            )
+        downgrade: str | None = None
+        for status in statuses:
+            if not status.exceeded:
+                continue
+            action = status.budget.hard_action
+            if context.origin in REFUSALS.get(action, ()):
+                raise BudgetExceeded(
+                    f"budget {status.budget.name!r} is used up for this {status.budget.period} window ({action})",
+                    action=action,
+                    budget_id=status.budget.id,
+                )
+            if action == "downgrade_model" and downgrade is None:
+                downgrade = status.budget.downgrade_model or self.primary.cheap_model or self.primary.model
+        return downgrade
+
+    async def _complete(
+        self, call: _Call, request: ProviderRequest, *, model: str | None, downgrade: str | None
+    ) -> _Answer:
+        """Try each provider in turn, retrying transient failures with exponential back-off and full jitter."""
+        for index, provider in enumerate(self.providers):
+            config = provider.config
+            chosen = self.model_for(index, purpose=call.purpose, model=model, downgrade=downgrade)
+            asked = ProviderRequest(
+                request.messages, chosen, request.output, request.temperature, request.chat_id, request.variables
+            )
+            for retry in range(self.config.max_retries + 1):
+                call.attempts += 1
+                request_id = f"{call.call_id.hex}-{call.attempts}"
+                started = time.monotonic()
+                try:
+                    # The SDK timeout bounds each read; this bounds the whole attempt.
+                    async with asyncio.timeout(config.timeout_seconds + 1):
+                        reply = await provider.complete(asked)
+                except (ProviderFailure, TimeoutError) as exc:
+                    failure = (
+                        exc
+                        if isinstance(exc, ProviderFailure)
+                        else ProviderFailure(
+                            f"timed out after {config.timeout_seconds}s", status="timeout", transient=True
+                        )
+                    )
+                    latency = int((time.monotonic() - started) * 1000)
+                    await self._meter(
+                        call, config, chosen, request_id, failure.status, failure.usage, latency, str(failure)
+                    )
+                    call.failures.append((config.name, failure.status, str(failure)))
+                    logger.warning(
+                        "llm attempt failed",
+                        extra={
+                            "provider": config.name,
+                            "model": chosen,
+                            "status": failure.status,
+                            "error": str(failure),
+                        },
+                    )
+                    if not failure.transient:
+                        break
+                    if retry < self.config.max_retries:
+                        ceiling = min(self.config.backoff_max_seconds, self.config.backoff_base_seconds * 2**retry)
+                        await asyncio.sleep(random.uniform(0, ceiling))
+                    continue
+                latency = int((time.monotonic() - started) * 1000)
+                status = "ok" if index == 0 else "fallback"
+                cost = await self._meter(
+                    call, config, reply.model or chosen, request_id, status, reply.usage, latency, None, reply
+                )
+                return _Answer(reply, config, request_id, latency, cost)
+        summary = "; ".join(f"{name}: {status} ({error})" for name, status, error in call.failures[-3:])
+        raise LLMUnavailable(f"every LLM provider failed: {summary}", attempts=call.failures)
+
+    async def _meter(
+        self,
+        call: _Call,
+        provider: ProviderConfig,
+        model: str,
+        request_id: str,
+        status: str,
+        usage: Usage,
+        latency_ms: int,
+        error: str | None,
+        reply: ProviderReply | None = None,
+    ) -> Decimal:
+        """Write the attempt's ledger row, raise budget alerts and publish cost.updated, in one transaction."""
+        context = call.context
+        attempt = metering.Attempt(
+            request_id=request_id,
+            call_id=call.call_id,
+            attempt=call.attempts,
+            organization_id=context.organization_id,
+            user_id=context.user_id,
+            account_id=context.account_id,
+            conversation_id=context.conversation_id,
+            origin=context.origin,
+            purpose=call.purpose,
+            provider=provider.name,
+            model=model,
+            status=status,
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            latency_ms=latency_ms,
+            error=error,
+            offline=provider.kind == "offline",
+            parts=[
+                metering.BilledPart(name, part.input_tokens, part.cached_input_tokens, part.output_tokens)
+                for name, part in (reply.breakdown if reply else [])
+            ],
+        )
+        async with self.database.sessionmaker() as session:
+            entry = await metering.record_attempt(session, attempt)
+            self._add_delta(entry.organization_id, entry.cost, usage)
+            raised: list[tuple[Any, dict[str, Any]]] = []
+            pending_before = len(session.info.get(PENDING_KEY, []))
+            try:
+                # Events lock the organisation row (its seq). A caller may hold that lock in an open
+                # transaction while it awaits this call: give up on the events rather than deadlock.
+                # Alerts and their rows roll back together, so the next call raises them again.
+                async with session.begin_nested():
+                    timeout_ms = int(self.config.event_lock_timeout_seconds * 1000)
+                    await session.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
+                    if entry.cost or entry.input_tokens or entry.output_tokens:
+                        statuses = await budgets.applicable_statuses(
+                            session,
+                            organization_id=context.organization_id,
+                            user_id=context.user_id,
+                            account_id=context.account_id,
+                            day=local_day(entry.created_at),
+                        )
+                        raised = await budgets.raise_alerts(session, statuses)
+                    await self._publish_update(session, entry.organization_id, local_day(entry.created_at).isoformat())
+            except DBAPIError as exc:
+                if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raised = []
+                del session.info.get(PENDING_KEY, [])[pending_before:]  # their rows were rolled back
+                logger.warning("cost events postponed: organisation row is locked", extra={"request_id": request_id})
+            await self._commit(session)
+        for budget, payload in raised:
+            if budget.webhook_url:
+                self._spawn(webhooks.deliver(budget.webhook_url, payload, attempts=self.config.webhook_attempts))
+        return entry.cost
+
+    def _add_delta(self, organization_id: uuid.UUID, cost: Decimal, usage: Usage) -> None:
+        delta = self._deltas.setdefault(organization_id, _Delta())
+        delta.calls += 1
+        delta.input_tokens += usage.input_tokens
+        delta.output_tokens += usage.output_tokens
+        delta.cost += cost
+
+    async def _publish_update(self, session: AsyncSession, organization_id: uuid.UUID, day: str) -> None:
+        """Publish `cost.updated` with the totals since the last one, at most once per update interval per org."""
+        now = time.monotonic()
+        delta = self._deltas.get(organization_id)
+        if delta is None or now - self._last_update.get(organization_id, -1e9) < self.config.update_interval_seconds:
+            return
+        await publish(
+            session,
+            organization_id=organization_id,
+            type="cost.updated",
+            data={
+                "day": day,
+                "calls": delta.calls,
+                "input_tokens": delta.input_tokens,
+                "output_tokens": delta.output_tokens,
+                "cost": str(delta.cost),
+                "currency": "CNY",
+            },
+        )
+        # Only once published: a failed publish keeps the totals for the next one.
+        self._last_update[organization_id] = now
+        del self._deltas[organization_id]
+
+    async def _commit(self, session: AsyncSession) -> None:
+        if self.broadcaster is not None:
+            await self.broadcaster.commit(session)
+        else:
+            await session.commit()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        """Wait for background webhook deliveries to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Finish background work and close provider connections."""
+        await self.wait_idle()
+        for provider in self.providers:
+            await provider.aclose()

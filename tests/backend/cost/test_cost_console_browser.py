@@ -1,0 +1,64 @@
+"""Browser: a finance user opens the built console's cost page and sees the real ledger's totals and chart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+
+from backend.auth.models import Role
+from backend.config import REPO_ROOT
+from backend.llm import CallContext
+from tests.conftest import require_service
+from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
+
+FRONTEND = REPO_ROOT / "vue-frontend"
+SCRIPT = FRONTEND / "src" / "cost" / "e2e" / "cost-page.mjs"
+SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
+
+
+@pytest.mark.browser
+async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
+    live_server, make_user, make_gateway, db, llm_stub: LLMStub
+) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        require_service("chromium", "install it with `bash scripts/setup.sh --browser`")
+    if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
+        require_service("playwright-core", "run `npm ci` in vue-frontend")
+    assets = live_server.settings.server.console_dir / "assets"
+    if not any("cost-chart" in chunk.read_text() for chunk in assets.glob("CostPage-*.js")):
+        require_service("a console build with the finance page", "run `npm run build` in vue-frontend")
+    finance, password = await make_user(Role.finance)
+    await insert_price(
+        db, provider="deepseek", model="deepseek-chat", input_rate="2", cached_rate="0.2", output_rate="3"
+    )
+    llm_stub.default = Reply(prompt_tokens=1000, completion_tokens=100)  # 0.0023 CNY a call
+    gateway = make_gateway(stub_provider(llm_stub))
+    for _ in range(3):
+        await gateway.chat(
+            [{"role": "user", "content": "你好"}], purpose="reply", context=CallContext(finance.organization_id)
+        )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(SCRIPT),
+        cwd=FRONTEND,
+        env={
+            **os.environ,
+            "BASE_URL": live_server.url,
+            "E2E_USERNAME": finance.username,
+            "E2E_PASSWORD": password,
+            "E2E_EXPECT_TOTAL": "¥0.0069",
+            "E2E_EXPECT_ROWS": "3",
+            "E2E_SCREENSHOT_DIR": str(SCREENSHOTS),
+            "CHROMIUM_PATH": chromium,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")
