@@ -1,0 +1,1 @@
+"""Store agent: retail data, semantic layer, SQL guard, knowledge base and the LangGraph graph."""

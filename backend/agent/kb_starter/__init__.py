@@ -1,0 +1,1 @@
+"""Starter knowledge base documents (Markdown), shipped as package data."""

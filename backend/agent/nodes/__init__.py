@@ -1,0 +1,1 @@
+"""Nodes of the agent graph (async, each returns a partial state update)."""

@@ -1,0 +1,1 @@
+"""CRM integration: the coupon client and the in-app mock CRM routes."""

@@ -1,0 +1,39 @@
+"""Payloads of the CRM coupon API (the mock speaks the same shapes as the client)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CouponType = Literal["full_reduction", "discount", "points"]
+
+
+class CouponCreate(BaseModel):
+    """A coupon to create as a draft."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    type: CouponType
+    threshold: Decimal = Field(ge=0)
+    value: Decimal = Field(gt=0)
+    max_redemptions: int = Field(ge=0)
+    start_at: datetime
+    end_at: datetime
+
+
+class CouponCreated(BaseModel):
+    """Answer of coupon creation."""
+
+    coupon_id: int
+    status: str
+
+
+class CouponPublished(BaseModel):
+    """Answer of coupon publication."""
+
+    coupon_id: int
+    status: str

@@ -1,0 +1,46 @@
+"""Mock CRM routes: coupons are created as drafts and published; unknown coupons are 404."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+COUPON = {
+    "name": "满100减12",
+    "type": "full_reduction",
+    "threshold": "100",
+    "value": "12",
+    "max_redemptions": 500,
+    "start_at": "2026-11-22T00:00:00+08:00",
+    "end_at": "2026-11-29T00:00:00+08:00",
+}
+
+
+@pytest.fixture
+async def no_coupons_left(db) -> AsyncIterator[None]:
+    yield
+    async with db.engine.begin() as conn:
+        await conn.execute(text("TRUNCATE retail.coupons RESTART IDENTITY"))
+
+
+async def test_coupon_is_created_as_draft_then_published(client: httpx.AsyncClient, no_coupons_left) -> None:
+    created = await client.post("/mock/crm/coupons", json=COUPON)
+    assert created.status_code == 201
+    assert created.json()["status"] == "draft"
+    coupon_id = created.json()["coupon_id"]
+    published = await client.post(f"/mock/crm/coupons/{coupon_id}/publish")
+    assert published.json() == {"coupon_id": coupon_id, "status": "published"}
+
+
+async def test_publishing_an_unknown_coupon_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/mock/crm/coupons/999999/publish")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_coupon_without_value_is_rejected(client: httpx.AsyncClient) -> None:
+    response = await client.post("/mock/crm/coupons", json={**COUPON, "value": "0"})
+    assert response.status_code == 422
