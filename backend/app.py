@@ -14,11 +14,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from backend.accounts.router import router as accounts_router
+from backend.agent.router import router as agent_router
 from backend.auth.router import auth_router, users_router
 from backend.config import Settings
 from backend.core.db import Database, ensure_migrated
 from backend.core.errors import error_body, install_error_handlers
 from backend.core.middleware import RequestContextMiddleware
+from backend.cost.router import router as cost_router
+from backend.crm.router import router as mock_crm_router
+from backend.ingest.router import router as callbacks_router
 from backend.realtime.router import router as events_router
 from backend.realtime.server import Broadcaster, create_socket_server
 from backend.system.router import router as system_router
@@ -44,6 +49,9 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
         try:
             yield
         finally:
+            gateway = getattr(app.state, "llm_gateway", None)
+            if gateway is not None:
+                await gateway.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await database.dispose()
@@ -74,8 +82,11 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
         )
     app.add_middleware(RequestContextMiddleware)
 
-    for router in (system_router, auth_router, users_router, events_router):
+    for router in (system_router, auth_router, users_router, events_router, accounts_router, callbacks_router):
         app.include_router(router)
+    app.include_router(cost_router)
+    app.include_router(agent_router)
+    app.include_router(mock_crm_router)
     mount_console(app, settings.server.console_dir)
     return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
 

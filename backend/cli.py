@@ -169,7 +169,7 @@ async def _check_migrated(url: str) -> None:
 
 @app.command("migrate")
 def migrate_command(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     data_dir: DataDirOption = None,
 ) -> None:
     """Upgrade the database schema (embedded PostgreSQL when DATABASE_URL is unset)."""
@@ -288,6 +288,71 @@ def keygen() -> None:
     """Print fresh production secrets (JWT_SECRET, ENCRYPTION_KEY) for the .env file."""
     out.print(f"JWT_SECRET={secrets.token_urlsafe(48)}")
     out.print(f"ENCRYPTION_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
+
+
+seed_app = typer.Typer(help="Generate demo data.", no_args_is_help=True)
+app.add_typer(seed_app, name="seed")
+kb_app = typer.Typer(help="Store-agent knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+
+@seed_app.command("retail")
+def seed_retail_command(
+    orders: Annotated[int, typer.Option(help="Orders over the last 90 days (members scale with them).")] = 40_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Replace the retail schema's stores, members, orders and items with generated data with planted stories."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from backend.agent.commands import seed as run_seed
+
+    settings = load_settings("cli", data_dir)
+    with (
+        database_url(settings) as url,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as bar,
+    ):
+        task = bar.add_task("orders", total=orders)
+
+        def advance(kind: str, count: int) -> None:
+            if kind == "orders":
+                bar.advance(task, count)
+
+        result, summary = asyncio.run(run_seed(url, orders=orders, seed_value=seed, progress=advance))
+    current, previous = summary["current"], summary["previous"]
+    out.print(
+        f"stores {result.stores}, members {result.members}, orders {summary['orders']} "
+        f"(paid {summary['paid_orders']}), order items {summary['order_items']}; data up to {summary['anchor']}"
+    )
+    out.print(
+        f"last 7 days: GMV {current.get('gmv', 0):,.2f}, orders {current.get('orders', 0)}, "
+        f"average order value {current.get('aov', 0):,.2f}"
+    )
+    out.print(
+        f"repeat rate last 7 days {current.get('repeat_rate', 0):.2%} vs previous 7 days {previous.get('repeat_rate', 0):.2%}"
+    )
+
+
+@kb_app.command("load")
+def kb_load_command(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Directory of Markdown files (default: the starter KB).")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Chunk, embed and store Markdown documents (unchanged documents are skipped)."""
+    from backend.agent.commands import load_kb
+    from backend.agent.kb import STARTER_DIR
+
+    source = directory or STARTER_DIR
+    if not source.is_dir():
+        fail(f"{source} is not a directory")
+    settings = load_settings("cli", data_dir)
+    with database_url(settings) as url, console.status(f"embedding {source}…"):
+        counts = asyncio.run(load_kb(url, source, model_path=settings.embeddings.model_path))
+    out.print(f"documents loaded {counts['documents']}, chunks {counts['chunks']}, unchanged {counts['skipped']}")
 
 
 def main() -> None:

@@ -68,6 +68,11 @@ class LLMSettings(BaseSettings):
     api_key: str | None = Field(None, description="API key of the provider.")
     model: str | None = Field(None, description="Default model name, e.g. deepseek-chat or qwen-plus.")
     timeout_seconds: float = Field(30.0, description="Timeout of one LLM call.")
+    preset: str | None = Field(None, description="deepseek, qwen, doubao, moonshot, ollama, vllm or openai defaults.")
+    cheap_model: str | None = Field(None, description="Cheap model: classify/summary, budget downgrades.")
+    purpose_models: dict[str, str] = Field(default_factory=dict, description='JSON, e.g. {"reply": "qwen-max"}.')
+    fallback: list[str | dict[str, str]] = Field(default_factory=list, description='Fallback chain, JSON: ["offline"].')
+    max_retries: int = Field(2, description="Retries of a transient failure (timeout, 429, 5xx) per provider.")
 
 
 class EmbeddingSettings(BaseSettings):

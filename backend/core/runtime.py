@@ -60,8 +60,8 @@ def database_url(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
-def migrate(url: str, revision: str = "heads") -> None:
-    """Upgrade the database to a revision (every head by default)."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database to a revision (head by default)."""
     command.upgrade(alembic_config(url), revision)
 
 
