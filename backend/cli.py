@@ -9,7 +9,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +18,8 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.agent.commands import load_kb, retail_is_seeded
+from backend.agent.kb import STARTER_DIR
 from backend.auth import service as auth_service
 from backend.auth.models import Role, User
 from backend.config import Settings
@@ -114,6 +116,10 @@ def demo(
         with console.status("creating the demo organisation and users…"):
             logins = load_demo_logins(settings.data_dir)
             asyncio.run(_seed_demo(url, logins))
+        if not asyncio.run(retail_is_seeded(url)):
+            seed_retail_with_progress(url, orders=40_000, seed=42)
+        with console.status("loading the starter knowledge base…"):
+            asyncio.run(load_kb(url, STARTER_DIR, model_path=settings.embeddings.model_path))
         print_demo_banner(settings, logins)
         run_server(settings)
 
@@ -303,24 +309,9 @@ def seed_retail_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Replace the retail schema's stores, members, orders and items with generated data with planted stories."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from backend.agent.commands import seed as run_seed
-
     settings = load_settings("cli", data_dir)
-    with (
-        database_url(settings) as url,
-        Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-        ) as bar,
-    ):
-        task = bar.add_task("orders", total=orders)
-
-        def advance(kind: str, count: int) -> None:
-            if kind == "orders":
-                bar.advance(task, count)
-
-        result, summary = asyncio.run(run_seed(url, orders=orders, seed_value=seed, progress=advance))
+    with database_url(settings) as url:
+        result, summary = seed_retail_with_progress(url, orders=orders, seed=seed)
     current, previous = summary["current"], summary["previous"]
     out.print(
         f"stores {result.stores}, members {result.members}, orders {summary['orders']} "
@@ -335,6 +326,24 @@ def seed_retail_command(
     )
 
 
+def seed_retail_with_progress(url: str, *, orders: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Seed the retail schema with a progress bar on stderr; returns the seed result and its summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from backend.agent.commands import seed as run_seed
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("retail orders", total=orders)
+
+        def advance(kind: str, count: int) -> None:
+            if kind == "orders":
+                bar.advance(task, count)
+
+        return asyncio.run(run_seed(url, orders=orders, seed_value=seed, progress=advance))
+
+
 @kb_app.command("load")
 def kb_load_command(
     directory: Annotated[
@@ -343,9 +352,6 @@ def kb_load_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Chunk, embed and store Markdown documents (unchanged documents are skipped)."""
-    from backend.agent.commands import load_kb
-    from backend.agent.kb import STARTER_DIR
-
     source = directory or STARTER_DIR
     if not source.is_dir():
         fail(f"{source} is not a directory")

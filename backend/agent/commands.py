@@ -52,6 +52,16 @@ async def seed(
         await engine.dispose()
 
 
+async def retail_is_seeded(url: str) -> bool:
+    """True when the retail schema already holds orders."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return bool(await conn.scalar(text("SELECT EXISTS (SELECT 1 FROM retail.orders)")))
+    finally:
+        await engine.dispose()
+
+
 async def load_kb(url: str, directory: Path, *, model_path: str | None) -> dict[str, int]:
     """Load every Markdown file of a directory into the knowledge base."""
     engine = create_async_engine(url, poolclass=NullPool)
