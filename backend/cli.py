@@ -290,6 +290,50 @@ def config_command(
 
 
 @app.command()
+def bench(
+    only: Annotated[str | None, typer.Option(help="Run only benchmarks whose path contains this text.")] = None,
+    report: Annotated[Path, typer.Option(help="Markdown report to write.")] = Path("var/bench.md"),
+) -> None:
+    """Run every benchmark in tests/perf (each prints its figures against a same-run baseline)."""
+    import platform
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime
+
+    from backend.config import REPO_ROOT
+
+    scripts = sorted((REPO_ROOT / "tests" / "perf").glob("*/bench_*.py"))
+    scripts = [script for script in scripts if only is None or only in str(script)]
+    if not scripts:
+        fail("no benchmark matched")
+    sections = [
+        "# Benchmarks",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.platform()}.",
+    ]
+    failed = 0
+    for script in scripts:
+        name = script.relative_to(REPO_ROOT)
+        console.rule(str(name))
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        out.print(result.stdout, end="", markup=False, highlight=False)
+        if result.returncode != 0:
+            failed += 1
+            console.print(result.stderr[-2000:], markup=False, highlight=False)
+        status = "ok" if result.returncode == 0 else f"failed (exit {result.returncode})"
+        sections += ["", f"## {name}", "", f"{status}, {elapsed:.0f} s", "", "```", result.stdout.rstrip(), "```"]
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(sections) + "\n")
+    out.print(f"report written to {report}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def keygen() -> None:
     """Print fresh production secrets (JWT_SECRET, ENCRYPTION_KEY) for the .env file."""
     out.print(f"JWT_SECRET={secrets.token_urlsafe(48)}")
