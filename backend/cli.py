@@ -320,10 +320,10 @@ def bench(
         started = time.monotonic()
         result = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True, text=True)
         elapsed = time.monotonic() - started
-        out.print(result.stdout, end="", markup=False, highlight=False)
+        typer.echo(result.stdout, nl=False)
         if result.returncode != 0:
             failed += 1
-            console.print(result.stderr[-2000:], markup=False, highlight=False)
+            typer.echo(result.stderr[-2000:], err=True)
         status = "ok" if result.returncode == 0 else f"failed (exit {result.returncode})"
         sections += ["", f"## {name}", "", f"{status}, {elapsed:.0f} s", "", "```", result.stdout.rstrip(), "```"]
     report.parent.mkdir(parents=True, exist_ok=True)
