@@ -1,15 +1,19 @@
-"""Browser: a finance user opens the built console's cost page and sees the real ledger's totals and chart."""
+"""Browser: a finance user opens the built console's cost page and sees the real ledger's totals and ECharts."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import uuid
+from decimal import Decimal
 
 import pytest
 
 from backend.auth.models import Role
 from backend.config import REPO_ROOT
+from backend.cost import service
+from backend.cost.schemas import BudgetIn
 from backend.llm import CallContext
 from tests.conftest import require_service
 from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
@@ -20,7 +24,7 @@ SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 
 
 @pytest.mark.browser
-async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
+async def test_finance_page_renders_totals_echarts_and_ledger_from_real_data(
     live_server, make_user, make_gateway, db, llm_stub: LLMStub
 ) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,7 +33,7 @@ async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
     if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
         require_service("playwright-core", "run `npm ci` in vue-frontend")
     assets = live_server.settings.server.console_dir / "assets"
-    if not any("cost-chart" in chunk.read_text() for chunk in assets.glob("CostPage-*.js")):
+    if not any("cost-gauges" in chunk.read_text() for chunk in assets.glob("CostPage-*.js")):
         require_service("a console build with the finance page", "run `npm run build` in vue-frontend")
     finance, password = await make_user(Role.finance)
     await insert_price(
@@ -37,10 +41,18 @@ async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
     )
     llm_stub.default = Reply(prompt_tokens=1000, completion_tokens=100)  # 0.0023 CNY a call
     gateway = make_gateway(stub_provider(llm_stub))
+    account = uuid.uuid4()
     for _ in range(3):
         await gateway.chat(
-            [{"role": "user", "content": "你好"}], purpose="reply", context=CallContext(finance.organization_id)
+            [{"role": "user", "content": "你好"}],
+            purpose="reply",
+            context=CallContext(finance.organization_id, account_id=account),
         )
+    async with db.sessionmaker() as session:
+        # 0.0069 of 0.01: 69%, one gauge.
+        body = BudgetIn(name="月度预算", quota=Decimal("0.01"))
+        await service.create_budget(session, organization_id=finance.organization_id, body=body)
+        await session.commit()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     process = await asyncio.create_subprocess_exec(
@@ -54,6 +66,9 @@ async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
             "E2E_PASSWORD": password,
             "E2E_EXPECT_TOTAL": "¥0.0069",
             "E2E_EXPECT_ROWS": "3",
+            "E2E_EXPECT_POINTS": "30",  # 30 days x 1 model in the stacked spend chart
+            "E2E_EXPECT_ACCOUNTS": "1",
+            "E2E_EXPECT_GAUGES": "1",
             "E2E_SCREENSHOT_DIR": str(SCREENSHOTS),
             "CHROMIUM_PATH": chromium,
         },
@@ -62,3 +77,4 @@ async def test_finance_page_renders_totals_chart_and_ledger_from_real_data(
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, output.decode(errors="replace")
+    assert "1 gauge(s)" in output.decode()
