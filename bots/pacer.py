@@ -7,6 +7,7 @@ import bisect
 import math
 import random
 import time as time_module
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class Pacer(Protocol):
         ...
 
 
-class _PacerBase:
+class _PacerBase(ABC):
     def __init__(
         self,
         policy: PacingPolicy | None = None,
@@ -181,11 +182,13 @@ class _PacerBase:
         now_ms = math.ceil(self._clock() * 1000)
         return await self._report_ms(account_id, now_ms, policy) / 1000
 
+    @abstractmethod
     async def _reserve_ms(self, account_id: str, request: _SlotRequest, policy: PacingPolicy) -> int:
-        raise NotImplementedError
+        """Reserve the next slot and return its time in epoch milliseconds."""
 
+    @abstractmethod
     async def _report_ms(self, account_id: str, now_ms: int, policy: PacingPolicy) -> int:
-        raise NotImplementedError
+        """Record a frequency error and return the pause in milliseconds."""
 
 
 @dataclass(frozen=True, slots=True)
