@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import numpy as np
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from backend.agent import kb
@@ -34,9 +31,10 @@ from backend.agent.executor import run_readonly
 from backend.agent.runtime import AgentDeps
 from backend.agent.seed import seed_retail
 from backend.agent.service import run_agent
-from backend.config import REPO_ROOT, to_asyncpg_url
-from backend.core.embedded_pg import EmbeddedPostgres
-from backend.core.runtime import migrate
+from backend.config import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT))
+from tests.perf.support import scratch_database
 
 REPORT = "最近7天各门店GMV、客单价、订单数，按天趋势"
 KB_QUESTIONS = ["复购率下降的原因", "支付成功率下降怎么排查", "满减券怎么设置门槛", "羊毛党怎么防", "客单价口径"]
@@ -138,30 +136,6 @@ async def bench(url: str, orders: int, chunks: int, repeat: int) -> None:
     await engine.dispose()
 
 
-async def create_database(server_url: str) -> str:
-    """A throw-away database on the server; returns its asyncpg URL."""
-    parsed = make_url(server_url)
-    host = parsed.query.get("host") or parsed.host
-    conn = await asyncpg.connect(
-        user=parsed.username, password=parsed.password, host=host, port=parsed.port, database="postgres"
-    )
-    name = f"bench_agent_{secrets.token_hex(4)}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(url: str) -> None:
-    """Drop the throw-away database."""
-    parsed = make_url(url)
-    host = parsed.query.get("host") or parsed.host
-    conn = await asyncpg.connect(
-        user=parsed.username, password=parsed.password, host=host, port=parsed.port, database="postgres"
-    )
-    await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-    await conn.close()
-
-
 def main() -> None:
     """Parse options, run the benchmark on a throw-away database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -169,22 +143,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    external = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    server = None
-    if external:
-        server_url = to_asyncpg_url(external)
-    else:
-        server = EmbeddedPostgres(REPO_ROOT / "var" / "bench-pg")
-        server.start()
-        server_url = server.url("postgres")
-    url = asyncio.run(create_database(server_url))
-    try:
-        migrate(url)
+    with scratch_database("bench_agent") as url:
         asyncio.run(bench(url, args.orders, args.chunks, args.repeat))
-    finally:
-        asyncio.run(drop_database(url))
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
+import sys
 import time
-import uuid
 
 import asyncpg
 import httpx
@@ -27,12 +26,13 @@ from sqlalchemy.engine import make_url
 from backend.app import create_app
 from backend.auth.models import Role
 from backend.auth.service import create_user
-from backend.config import REPO_ROOT, Settings, to_asyncpg_url
+from backend.config import REPO_ROOT, Settings
 from backend.core.db import Database
-from backend.core.embedded_pg import EmbeddedPostgres
-from backend.core.runtime import migrate
 from backend.core.security import issue_token
 from backend.organizations.service import get_or_create
+
+sys.path.insert(0, str(REPO_ROOT))
+from tests.perf.support import scratch_database
 
 FILL_LEDGER = """
 INSERT INTO cost_ledger (request_id, call_id, attempt, organization_id, user_id, account_id, conversation_id,
@@ -178,27 +178,6 @@ async def bench(url: str, rows: int, repeat: int) -> None:
         print(f"\n'vs scan' = full-scan p50 / summary p50; target: summary p50 < 200 ms over {rows:,} ledger rows")
 
 
-async def create_database(server_url: str) -> str:
-    """A throw-away database on the server; returns its asyncpg URL."""
-    name = f"salesbot_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(**{**connect_args(server_url), "database": "postgres"})  # type: ignore[arg-type]
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(url: str) -> None:
-    """Drop the throw-away database."""
-    name = make_url(url).database
-    conn = await asyncpg.connect(**{**connect_args(url), "database": "postgres"})  # type: ignore[arg-type]
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     """Parse arguments, provide a database, run the benchmark, clean up."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -206,25 +185,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="Keep the database (its URL is printed) for EXPLAIN.")
     args = parser.parse_args()
-    external = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    server = None
-    if external:
-        server_url = to_asyncpg_url(external)
-    else:
-        server = EmbeddedPostgres(REPO_ROOT / "var" / "bench-pg")
-        server.start()
-        server_url = server.url("postgres")
-    url = asyncio.run(create_database(server_url))
-    try:
-        migrate(url)
+    with scratch_database(keep=args.keep) as url:
         asyncio.run(bench(url, args.rows, args.repeat))
-    finally:
-        if args.keep:
-            print(f"kept database: {url}")
-        else:
-            asyncio.run(drop_database(url))
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from fastapi.responses import JSONResponse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
+
+from tests.perf.support import scratch_database  # noqa: E402 - needs the repository on sys.path first
 
 APP_ID = "wx_benchaccount000000001"
 ACCOUNT_WXID = "wxid_benchaccount01"
@@ -237,54 +238,6 @@ async def processed_count(database_url: str) -> tuple[int, int]:
         return int(row[0]), int(row[1])
     finally:
         await database.dispose()
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A migrated throw-away database on the benchmark PostgreSQL server."""
-    from sqlalchemy.engine import make_url
-
-    from backend.config import to_asyncpg_url
-    from backend.core.embedded_pg import EmbeddedPostgres
-    from backend.core.runtime import create_database_if_missing, migrate
-
-    server_url = next(
-        (
-            os.environ[name]
-            for name in ("BENCH_DATABASE_URL", "TEST_DATABASE_URL", "DATABASE_URL")
-            if os.environ.get(name)
-        ),
-        None,
-    )
-    embedded = None
-    if server_url is None:
-        embedded = EmbeddedPostgres(REPO_ROOT / "var" / "bench-pg")
-        server_url = embedded.start()
-    server_url = to_asyncpg_url(server_url)
-    name = f"salesbot_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database_if_missing(server_url, name))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
-        yield url
-    finally:
-        import asyncpg
-
-        async def drop() -> None:
-            parsed = make_url(server_url)
-            conn = await asyncpg.connect(
-                user=parsed.username,
-                password=parsed.password,
-                host=parsed.query.get("host") or parsed.host,
-                port=parsed.port,
-                database="postgres",
-            )
-            await conn.execute(f'drop database if exists "{name}" with (force)')
-            await conn.close()
-
-        asyncio.run(drop())
-        if embedded is not None:
-            embedded.stop()
 
 
 def report(label: str, figures: Figures) -> None:

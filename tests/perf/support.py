@@ -1,0 +1,57 @@
+"""What every benchmark needs: a migrated throw-away database on the benchmark server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from backend.config import REPO_ROOT, to_asyncpg_url
+from backend.core.embedded_pg import EmbeddedPostgres
+from backend.core.runtime import create_database_if_missing, migrate
+
+SERVER_URL_VARIABLES = ("BENCH_DATABASE_URL", "TEST_DATABASE_URL", "DATABASE_URL")
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    parsed = make_url(server_url)
+    conn = await asyncpg.connect(
+        user=parsed.username,
+        password=parsed.password,
+        host=parsed.query.get("host") or parsed.host,
+        port=parsed.port,
+        database="postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def scratch_database(prefix: str = "salesbot_bench", *, keep: bool = False) -> Iterator[str]:
+    """A migrated throw-away database (BENCH_/TEST_/DATABASE_URL server, else embedded in var/bench-pg)."""
+    server_url = next((os.environ[name] for name in SERVER_URL_VARIABLES if os.environ.get(name)), None)
+    embedded = None
+    if server_url is None:
+        embedded = EmbeddedPostgres(REPO_ROOT / "var" / "bench-pg")
+        server_url = embedded.start()
+    server_url = to_asyncpg_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_database_if_missing(server_url, name))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        if keep:
+            print(f"kept database: {url}")
+        else:
+            asyncio.run(_drop_database(server_url, name))
+        if embedded is not None:
+            embedded.stop()
