@@ -18,12 +18,14 @@ from backend.accounts.router import router as accounts_router
 from backend.agent.router import router as agent_router
 from backend.auth.router import auth_router, users_router
 from backend.config import Settings
+from backend.conversations.router import router as conversations_router
 from backend.core.db import Database, ensure_migrated
 from backend.core.errors import error_body, install_error_handlers
 from backend.core.middleware import RequestContextMiddleware
 from backend.cost.router import router as cost_router
 from backend.crm.router import router as mock_crm_router
 from backend.ingest.router import router as callbacks_router
+from backend.messages.router import router as messages_router
 from backend.realtime.router import router as events_router
 from backend.realtime.server import Broadcaster, create_socket_server
 from backend.system.router import router as system_router
@@ -84,6 +86,8 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
 
     for router in (system_router, auth_router, users_router, events_router, accounts_router, callbacks_router):
         app.include_router(router)
+    app.include_router(conversations_router)
+    app.include_router(messages_router)
     app.include_router(cost_router)
     app.include_router(agent_router)
     app.include_router(mock_crm_router)

@@ -28,6 +28,7 @@ from backend.core.errors import AppError
 from backend.core.runtime import database_url, ensure_demo_data, load_demo_logins, migrate
 from backend.core.secrets import apply_demo_secrets, weak_secret_problems
 from backend.organizations.service import get_or_create
+from backend.replies.knowledge import SALES_STARTER_DIR
 
 T = TypeVar("T")
 app = typer.Typer(help="WeChat sales-assistant platform.", no_args_is_help=True, add_completion=False)
@@ -119,7 +120,8 @@ def demo(
         if not asyncio.run(retail_is_seeded(url)):
             seed_retail_with_progress(url, orders=40_000, seed=42)
         with console.status("loading the starter knowledge base…"):
-            asyncio.run(load_kb(url, STARTER_DIR, model_path=settings.embeddings.model_path))
+            for directory in (STARTER_DIR, SALES_STARTER_DIR):
+                asyncio.run(load_kb(url, directory, model_path=settings.embeddings.model_path))
         print_demo_banner(settings, logins)
         run_server(settings)
 

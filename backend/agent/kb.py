@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ LEXICON = (
     "风险",
 )
 CANDIDATES = 20
+SAME_OWNER = "organization_id IS NOT DISTINCT FROM CAST(:org AS uuid)"
 
 
 @dataclass
@@ -164,13 +166,21 @@ def _vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
 
 
-async def load_documents(engine: AsyncEngine, embedder: Embedder, documents: list[Document]) -> dict[str, int]:
-    """Insert or replace documents (unchanged ones are skipped); returns counts."""
+async def load_documents(
+    engine: AsyncEngine,
+    embedder: Embedder,
+    documents: list[Document],
+    *,
+    organization_id: uuid.UUID | None = None,
+) -> dict[str, int]:
+    """Insert or replace documents (unchanged ones are skipped); `organization_id` None shares them with all."""
     counts = {"documents": 0, "chunks": 0, "skipped": 0}
+    owner = {"org": organization_id}
     for document in documents:
         async with engine.begin() as conn:
             existing = await conn.scalar(
-                text("SELECT content_sha FROM kb.documents WHERE source = :source"), {"source": document.source}
+                text(f"SELECT content_sha FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
+                {"source": document.source, **owner},
             )
             if existing == document.sha:
                 counts["skipped"] += 1
@@ -178,13 +188,17 @@ async def load_documents(engine: AsyncEngine, embedder: Embedder, documents: lis
             pieces = chunk(document)
             vectors = await embed_passages(embedder, [f"{title}\n{body}" for title, body in pieces])
             kind = await embedding_kind(conn)
-            await conn.execute(text("DELETE FROM kb.documents WHERE source = :source"), {"source": document.source})
+            await conn.execute(
+                text(f"DELETE FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
+                {"source": document.source, **owner},
+            )
             document_id = await conn.scalar(
                 text(
-                    "INSERT INTO kb.documents (source, title, content, tags, content_sha) "
-                    "VALUES (:source, :title, :content, :tags, :sha) RETURNING id"
+                    "INSERT INTO kb.documents (organization_id, source, title, content, tags, content_sha) "
+                    "VALUES (:org, :source, :title, :content, :tags, :sha) RETURNING id"
                 ),
                 {
+                    **owner,
                     "source": document.source,
                     "title": document.title,
                     "content": document.content,
@@ -195,11 +209,12 @@ async def load_documents(engine: AsyncEngine, embedder: Embedder, documents: lis
             value = "CAST(:embedding AS vector)" if kind == "vector" else ":embedding"
             await conn.execute(
                 text(
-                    "INSERT INTO kb.chunks (document_id, ordinal, title, content, tags, embedding) "
-                    f"VALUES (:document_id, :ordinal, :title, :content, :tags, {value})"
+                    "INSERT INTO kb.chunks (document_id, organization_id, ordinal, title, content, tags, embedding) "
+                    f"VALUES (:document_id, :org, :ordinal, :title, :content, :tags, {value})"
                 ),
                 [
                     {
+                        **owner,
                         "document_id": document_id,
                         "ordinal": i,
                         "title": title,
@@ -222,12 +237,20 @@ async def chunk_count(engine: AsyncEngine) -> int:
 
 
 async def retrieve(
-    engine: AsyncEngine, embedder: Embedder, query: str, *, k: int = 5, tags: list[str] | None = None
+    engine: AsyncEngine,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int = 5,
+    tags: list[str] | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> list[Hit]:
-    """Top-k chunks by reciprocal-rank fusion of vector similarity and pg_trgm word similarity."""
+    """Top-k shared or the organisation's chunks by reciprocal-rank fusion of vector and pg_trgm similarity."""
     [vector] = await embed_queries(embedder, [query])
-    tag_filter = "AND tags && CAST(:tags AS varchar[])" if tags else ""
-    params: dict[str, Any] = {"q": query, "n": CANDIDATES, "tags": tags}
+    tag_filter = "AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid))"
+    if tags:
+        tag_filter += " AND tags && CAST(:tags AS varchar[])"
+    params: dict[str, Any] = {"q": query, "n": CANDIDATES, "tags": tags, "org": organization_id}
     vector_rows: Sequence[Any]
     async with engine.connect() as conn:
         kind = await embedding_kind(conn)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -134,10 +135,18 @@ class KbDocument(Base):
     """A knowledge-base document (Markdown), identified by its source path or title."""
 
     __tablename__ = "documents"
-    __table_args__ = ({"schema": KB},)
+    __table_args__ = (
+        Index(
+            "uq_kb_documents_org_source", "organization_id", "source", unique=True, postgresql_nulls_not_distinct=True
+        ),
+        {"schema": KB},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    source: Mapped[str] = mapped_column(String(300), unique=True)
+    # NULL: shared by every organisation (the starter KB); else private to one organisation. No foreign key:
+    # the kb schema is a separate store (Chroma can replace it) and must not be emptied by TRUNCATE ... CASCADE.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    source: Mapped[str] = mapped_column(String(300))
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
@@ -153,6 +162,7 @@ class KbChunk(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey(f"{KB}.documents.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)

@@ -19,6 +19,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.conversations.service import ReplyJob
 from backend.core.db import utcnow
 from backend.ingest import service
 from backend.ingest.models import InboxEntry, InboxState
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 CommitFn = Callable[[AsyncSession], Awaitable[None]]
 OfflineHook = Callable[[uuid.UUID], None]
+ReplyHook = Callable[[ReplyJob], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,13 @@ class Processor:
         *,
         commit: CommitFn = _plain_commit,
         on_offline: OfflineHook | None = None,
+        on_reply: ReplyHook | None = None,
         max_attempts: int = 5,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.commit = commit
         self.on_offline = on_offline
+        self.on_reply = on_reply
         self.max_attempts = max_attempts
 
     async def process(self, entry_id: int) -> service.ProcessResult | None:
@@ -80,6 +84,8 @@ class Processor:
             return None
         if result.went_offline and result.account_id and self.on_offline:
             self.on_offline(result.account_id)
+        if result.reply_job is not None and self.on_reply:
+            self.on_reply(result.reply_job)
         return result
 
 

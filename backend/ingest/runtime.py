@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from backend.accounts.gewe import GeweGateway, token_cipher
 from backend.accounts.status import CommitFn, StatusMonitor
+from backend.agent.embedder import get_embedder
 from backend.config import Settings
+from backend.conversations.janitor import ConversationJanitor
 from backend.core.db import Database
 from backend.ingest import service
 from backend.ingest.dispatcher import (
@@ -25,6 +28,10 @@ from backend.ingest.dispatcher import (
 )
 from backend.ingest.repository import AccountGone, InboxRepository
 from backend.ingest.service import AcceptOutcome, AcceptResult, AccountDirectory
+from backend.llm.factory import get_gateway
+from backend.llm.gateway import LLMGateway
+from backend.replies.runtime import ReplyWorker
+from backend.replies.service import ReplyDeps
 from bots.pacer import InProcessPacer, RedisPacer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +54,8 @@ class ChannelRuntime:
         claim_idle_ms: int = 30_000,
         check_online_interval: float = 60.0,
         reconnect_delays: Sequence[float] = (5.0, 15.0, 45.0),
+        llm: LLMGateway | None = None,
+        janitor_interval: float = 15.0,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -62,7 +71,25 @@ class ChannelRuntime:
             interval=check_online_interval,
             reconnect_delays=reconnect_delays,
         )
-        self.processor = Processor(database.sessionmaker, commit=commit, on_offline=self.monitor.request_reconnect)
+        self.replies: ReplyWorker | None = None
+        if llm is not None:
+            deps = ReplyDeps(
+                sessionmaker=database.sessionmaker,
+                commit=commit,
+                llm=llm,
+                gewe=self.gateway,
+                pacer=self.pacer,
+                kb_engine=database.engine,
+                embedder=partial(get_embedder, settings.embeddings.model_path),
+            )
+            self.replies = ReplyWorker(deps)
+        self.janitor = ConversationJanitor(database.sessionmaker, commit=commit, interval=janitor_interval)
+        self.processor = Processor(
+            database.sessionmaker,
+            commit=commit,
+            on_offline=self.monitor.request_reconnect,
+            on_reply=self.replies.submit if self.replies else None,
+        )
         self.dispatcher: Dispatcher = (
             RedisStreamDispatcher(redis, self.processor, lanes=lanes, claim_idle_ms=claim_idle_ms)
             if redis is not None
@@ -93,13 +120,17 @@ class ChannelRuntime:
         if self.consume:
             await self.dispatcher.start()
             await self.sweeper.start()
+            await self.janitor.start()
         await self.monitor.start()
 
     async def stop(self) -> None:
         """Stop background work and close the GeWe HTTP pool."""
         await self.monitor.stop()
+        await self.janitor.stop()
         await self.sweeper.stop()
         await self.dispatcher.stop()
+        if self.replies is not None:
+            await self.replies.stop()
         await self.gateway.aclose()
         await self.repository.close()
 
@@ -110,7 +141,13 @@ async def channel_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from backend.accounts import demo
 
     settings: Settings = app.state.settings
-    runtime = ChannelRuntime(settings, app.state.database, redis=app.state.redis, commit=app.state.broadcaster.commit)
+    runtime = ChannelRuntime(
+        settings,
+        app.state.database,
+        redis=app.state.redis,
+        commit=app.state.broadcaster.commit,
+        llm=get_gateway(app),
+    )
     app.state.channel = runtime
     app.state.gewe = runtime.gateway
     app.state.pacer = runtime.pacer

@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts import service as accounts
 from backend.accounts.models import Account, AccountStatus
+from backend.conversations import service as conversations
+from backend.conversations.service import ReplyJob
 from backend.core.db import utcnow
 from backend.ingest.models import InboxEntry, InboxState
 from backend.ingest.repository import InboxRepository
 from backend.messages import service as messages
+from backend.messages.models import Message
 from backend.realtime.service import publish
 from bots.gewe import CallbackFormatError, EventKind, InboundEvent, parse_callback
 from bots.gewe.callbacks import load_callback_body
@@ -165,6 +168,7 @@ class ProcessResult:
     done: bool  # False when the row was already handled (or gone)
     account_id: uuid.UUID | None = None
     went_offline: bool = False
+    reply_job: ReplyJob | None = None
 
 
 async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResult:
@@ -191,12 +195,17 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
         )
     elif event.kind == EventKind.CONTACT_DELETED and event.contact and event.contact.wxid:
         await accounts.remove_contact(session, account=account, wxid=event.contact.wxid)
-    elif event.is_message and event.is_person and event.chat_id:
-        await _store_message(session, account=account, event=event)
+    reply_job = None
+    if event.is_message and event.is_person and event.chat_id:
+        message = await _store_message(session, account=account, event=event)
+        if message is not None:
+            reply_job = await conversations.on_inbound(
+                session, account=account, message=message, mentions_account=event.mentions_account
+            )
     entry.attempts += 1
     entry.state, entry.processed_at, entry.error = InboxState.processed, utcnow(), None
     await session.flush()
-    return ProcessResult(entry_id, done=True, account_id=account.id, went_offline=went_offline)
+    return ProcessResult(entry_id, done=True, account_id=account.id, went_offline=went_offline, reply_job=reply_job)
 
 
 def no_nul(value: Any) -> Any:
@@ -224,16 +233,19 @@ def _event_payload(event: InboundEvent) -> dict[str, Any]:
     return payload
 
 
-async def _store_message(session: AsyncSession, *, account: Account, event: InboundEvent) -> None:
+async def _store_message(session: AsyncSession, *, account: Account, event: InboundEvent) -> Message | None:
+    """Store a message once; None for a duplicate or the echo of our own send."""
+    # The upsert waits for the row lock a send holds until it commits, so our own send's newMsgId is
+    # visible to mark_echo below and its echo is never mistaken for a message typed on the phone.
+    conversation_id, created = await messages.upsert_conversation(
+        session, account=account, chat_wxid=event.chat_id, is_group=event.is_group
+    )
     if (
         event.is_self_sent
         and event.new_msg_id
         and await messages.mark_echo(session, account_id=account.id, new_msg_id=event.new_msg_id)
     ):
-        return
-    conversation_id, created = await messages.upsert_conversation(
-        session, account=account, chat_wxid=event.chat_id, is_group=event.is_group
-    )
+        return None
     if created and not event.is_group:
         await accounts.upsert_contact(session, account=account, wxid=event.chat_id)
     at = messages.epoch_to_datetime(event.create_time)
@@ -259,9 +271,13 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
         ),
     )
     if message is None:
-        return
+        return None
     await messages.touch_conversation(
-        session, conversation_id=conversation_id, at=at, unread_delta=0 if event.is_self_sent else 1
+        session,
+        conversation_id=conversation_id,
+        at=at,
+        unread_delta=0 if event.is_self_sent else 1,
+        preview=message.text,
     )
     await publish(
         session,
@@ -270,6 +286,7 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
         data=messages.message_data(message),
         rooms=messages.message_rooms(message),
     )
+    return message
 
 
 async def record_failure(session: AsyncSession, *, entry_id: int, error: str, max_attempts: int) -> None:

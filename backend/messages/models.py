@@ -21,6 +21,8 @@ class Conversation(UUIDPrimaryKey, CreatedAt, Base):
     __table_args__ = (
         UniqueConstraint("account_id", "chat_wxid"),
         Index("ix_conversations_org_last_message", "organization_id", sql_text("last_message_at DESC")),
+        CheckConstraint("mode in ('ai','pending_human','human','closed')", name="mode_known"),
+        CheckConstraint("holder in ('ai','staff','sop','none')", name="holder_known"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -31,6 +33,18 @@ class Conversation(UUIDPrimaryKey, CreatedAt, Base):
     unread_count: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
     # ai | pending_human | human | closed: transitions belong to the conversations feature.
     mode: Mapped[str] = mapped_column(String(16), default="ai", server_default="ai")
+    # Who may reply now (ai | staff | sop | none); every change bumps lease_version, which a send re-checks.
+    holder: Mapped[str] = mapped_column(String(8), default="ai", server_default="ai")
+    holder_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    lease_version: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    mode_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    mode_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    handoff_summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    handoff_deadline: Mapped[datetime | None] = mapped_column(default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_customer_message_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_human_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_message_preview: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class Message(CreatedAt, Base):
@@ -40,6 +54,8 @@ class Message(CreatedAt, Base):
     __table_args__ = (
         UniqueConstraint("account_id", "new_msg_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}),
+        Index("ix_messages_org_id", "organization_id", "id"),
         CheckConstraint("direction in ('in','out')", name="direction_known"),
         CheckConstraint("sent_by in ('customer','ai','staff','phone','sop')", name="sent_by_known"),
         CheckConstraint("status in ('received','processed','sending','sent','failed')", name="status_known"),

@@ -17,7 +17,7 @@ from backend.accounts.models import Account
 from backend.core.db import utcnow
 from backend.messages.models import Conversation, Message
 from backend.messages.schemas import MessageOut
-from backend.realtime.service import org_room, publish
+from backend.realtime.service import account_room, conversation_room, org_room, publish
 from bots.gewe import GeweError, GeweTooOftenError
 from bots.pacer import InProcessPacer, PacingPolicy, RedisPacer
 
@@ -27,13 +27,14 @@ SentBy = str  # 'customer' | 'ai' | 'staff' | 'phone' | 'sop'
 ChannelPacer = InProcessPacer | RedisPacer
 
 
+def conversation_rooms(organization_id: uuid.UUID, account_id: uuid.UUID, conversation_id: uuid.UUID) -> list[str]:
+    """Socket.IO rooms a conversation's events go to: its organisation, account and conversation."""
+    return [org_room(organization_id), account_room(account_id), conversation_room(conversation_id)]
+
+
 def message_rooms(message: Message) -> list[str]:
     """Socket.IO rooms a message event goes to."""
-    return [
-        org_room(message.organization_id),
-        f"account:{message.account_id}",
-        f"conversation:{message.conversation_id}",
-    ]
+    return conversation_rooms(message.organization_id, message.account_id, message.conversation_id)
 
 
 def message_data(message: Message) -> dict[str, Any]:
@@ -66,14 +67,15 @@ async def upsert_conversation(
 
 
 async def touch_conversation(
-    session: AsyncSession, *, conversation_id: uuid.UUID, at: datetime, unread_delta: int
+    session: AsyncSession, *, conversation_id: uuid.UUID, at: datetime, unread_delta: int, preview: str = ""
 ) -> None:
-    """Move a conversation's last message time forward and adjust its unread count."""
+    """Move a conversation's last message time and preview forward and adjust its unread count."""
     await session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id)
         .values(
             last_message_at=at,
+            last_message_preview=preview[:120],
             unread_count=Conversation.unread_count + unread_delta,
         )
     )
@@ -97,6 +99,165 @@ def policy_with_overrides(default: PacingPolicy, overrides: dict[str, Any]) -> P
     return dataclasses.replace(default, **chosen) if chosen else None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What to send: text, an image URL, or a link card."""
+
+    kind: str = "text"  # text | image | link
+    text: str = ""
+    image_url: str = ""
+    title: str = ""
+    description: str = ""
+    url: str = ""
+    thumb_url: str = ""
+
+    def stored_text(self) -> str:
+        """The text kept on the message row (searchable, shown in lists)."""
+        if self.kind == "image":
+            return "[图片]"
+        if self.kind == "link":
+            return f"[链接] {self.title}"
+        return self.text
+
+    def payload(self) -> dict[str, Any]:
+        """The message row's payload for media kinds."""
+        if self.kind == "image":
+            return {"image_url": self.image_url}
+        if self.kind == "link":
+            return {"link": {"title": self.title, "description": self.description, "url": self.url}}
+        return {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendGuard:
+    """The lease a send was decided under; checked again, under the conversation's row lock, right before sending."""
+
+    lease_version: int
+    holder: str
+    holder_user_id: uuid.UUID | None = None
+
+    def violation(self, conversation: Conversation) -> str | None:
+        """Why the send must not happen now, or None."""
+        if conversation.lease_version != self.lease_version:
+            return (
+                f"lease moved from {self.lease_version} to {conversation.lease_version} "
+                f"(now {conversation.mode}, held by {conversation.holder})"
+            )
+        if conversation.holder != self.holder or (
+            self.holder_user_id is not None and conversation.holder_user_id != self.holder_user_id
+        ):
+            return f"the conversation is held by {conversation.holder}, not {self.holder}"
+        return None
+
+
+class SendDropped(Exception):
+    """A guarded send found the lease changed; nothing was sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def lock_conversation(session: AsyncSession, conversation_id: uuid.UUID) -> Conversation:
+    """The conversation, row-locked until the caller's transaction ends (fresh from the database)."""
+    conversation = await session.scalar(
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if conversation is None:
+        raise LookupError(f"conversation {conversation_id} is gone")
+    return conversation
+
+
+async def _post(gateway: GeweGateway, account: Account, to_wxid: str, content: Outgoing) -> Any:
+    client = gateway.client(account)
+    app_id = account.app_id or ""
+    if content.kind == "image":
+        return await client.post_image(app_id, to_wxid, content.image_url)
+    if content.kind == "link":
+        return await client.post_link(
+            app_id,
+            to_wxid,
+            title=content.title,
+            desc=content.description,
+            link_url=content.url,
+            thumb_url=content.thumb_url,
+        )
+    return await client.post_text(app_id, to_wxid, content.text)
+
+
+async def send(
+    session: AsyncSession,
+    *,
+    account: Account,
+    to_wxid: str,
+    content: Outgoing,
+    sent_by: SentBy,
+    gateway: GeweGateway,
+    pacer: ChannelPacer,
+    sent_by_user_id: uuid.UUID | None = None,
+    guard: SendGuard | None = None,
+) -> Message:
+    """Send as the account through the shared pacer; the message ends `sent` or `failed` with GeWe's reason.
+
+    The conversation row stays locked from the guard check until the caller commits, so a takeover either
+    lands before (the send is dropped with `SendDropped`) or after the message went out, never in between.
+    """
+    if account.app_id:
+        pacer.set_policy(str(account.id), policy_with_overrides(pacer.default_policy, account.pacing))
+        await pacer.acquire(str(account.id), to_wxid)
+    conversation_id, _ = await upsert_conversation(
+        session, account=account, chat_wxid=to_wxid, is_group=to_wxid.endswith("@chatroom")
+    )
+    conversation = await lock_conversation(session, conversation_id)
+    if guard is not None and (reason := guard.violation(conversation)):
+        raise SendDropped(reason)
+    message = Message(
+        organization_id=account.organization_id,
+        account_id=account.id,
+        conversation_id=conversation_id,
+        kind=content.kind,
+        direction="out",
+        is_self_sent=True,
+        sent_by=sent_by,
+        sent_by_user_id=sent_by_user_id,
+        sender_wxid=account.wxid or "",
+        text=content.stored_text(),
+        payload=content.payload(),
+        status="sending",
+    )
+    session.add(message)
+    await session.flush()
+    if not account.app_id:
+        message.status, message.error = "failed", "this account has never logged in (no GeWe appId)"
+    else:
+        try:
+            result = await _post(gateway, account, to_wxid, content)
+        except GeweError as exc:
+            if isinstance(exc, GeweTooOftenError):
+                pause = await pacer.report_too_often(str(account.id))
+                logger.warning("account %s sends too often; pacer paused it for %.0fs", account.id, pause)
+            message.status, message.error = "failed", gewe_message(exc)
+        else:
+            message.status, message.sent_at = "sent", utcnow()
+            message.new_msg_id, message.msg_id = result.new_msg_id or None, result.msg_id or None
+    await session.flush()
+    await touch_conversation(
+        session, conversation_id=conversation_id, at=utcnow(), unread_delta=0, preview=message.text
+    )
+    await session.refresh(message)
+    await publish(
+        session,
+        organization_id=account.organization_id,
+        type="message.status",
+        data=message_data(message),
+        rooms=message_rooms(message),
+    )
+    return message
+
+
 async def send_text(
     session: AsyncSession,
     *,
@@ -107,52 +268,20 @@ async def send_text(
     gateway: GeweGateway,
     pacer: ChannelPacer,
     sent_by_user_id: uuid.UUID | None = None,
+    guard: SendGuard | None = None,
 ) -> Message:
-    """Send text as the account through the shared pacer; the message ends `sent` or `failed` with GeWe's reason."""
-    conversation_id, _ = await upsert_conversation(
-        session, account=account, chat_wxid=to_wxid, is_group=to_wxid.endswith("@chatroom")
-    )
-    message = Message(
-        organization_id=account.organization_id,
-        account_id=account.id,
-        conversation_id=conversation_id,
-        kind="text",
-        direction="out",
-        is_self_sent=True,
-        sent_by=sent_by,
-        sent_by_user_id=sent_by_user_id,
-        sender_wxid=account.wxid or "",
-        text=text,
-        status="sending",
-    )
-    session.add(message)
-    await session.flush()
-    if not account.app_id:
-        message.status, message.error = "failed", "this account has never logged in (no GeWe appId)"
-    else:
-        pacer.set_policy(str(account.id), policy_with_overrides(pacer.default_policy, account.pacing))
-        await pacer.acquire(str(account.id), to_wxid)
-        try:
-            result = await gateway.client(account).post_text(account.app_id, to_wxid, text)
-        except GeweError as exc:
-            if isinstance(exc, GeweTooOftenError):
-                pause = await pacer.report_too_often(str(account.id))
-                logger.warning("account %s sends too often; pacer paused it for %.0fs", account.id, pause)
-            message.status, message.error = "failed", gewe_message(exc)
-        else:
-            message.status, message.sent_at = "sent", utcnow()
-            message.new_msg_id, message.msg_id = result.new_msg_id or None, result.msg_id or None
-    await session.flush()
-    await touch_conversation(session, conversation_id=conversation_id, at=utcnow(), unread_delta=0)
-    await session.refresh(message)
-    await publish(
+    """Send text as the account (see `send`)."""
+    return await send(
         session,
-        organization_id=account.organization_id,
-        type="message.status",
-        data=message_data(message),
-        rooms=message_rooms(message),
+        account=account,
+        to_wxid=to_wxid,
+        content=Outgoing(text=text),
+        sent_by=sent_by,
+        gateway=gateway,
+        pacer=pacer,
+        sent_by_user_id=sent_by_user_id,
+        guard=guard,
     )
-    return message
 
 
 async def mark_echo(session: AsyncSession, *, account_id: uuid.UUID, new_msg_id: str) -> bool:

@@ -20,6 +20,21 @@ def org_room(organization_id: uuid.UUID) -> str:
     return f"org:{organization_id}"
 
 
+def account_room(account_id: uuid.UUID) -> str:
+    """Socket.IO room of one WeChat account's events."""
+    return f"account:{account_id}"
+
+
+def conversation_room(conversation_id: uuid.UUID) -> str:
+    """Socket.IO room of one conversation's events."""
+    return f"conversation:{conversation_id}"
+
+
+def user_room(user_id: uuid.UUID) -> str:
+    """Socket.IO room of one console user (handoff requests addressed to them)."""
+    return f"user:{user_id}"
+
+
 async def publish(
     session: AsyncSession,
     *,

@@ -213,7 +213,14 @@ async def prepare(database_url: str) -> str:
             organization = await get_or_create(session, name="Bench Co.")
             secret = secrets.token_urlsafe(24)
             session.add(
-                Account(organization_id=organization.id, app_id=APP_ID, wxid=ACCOUNT_WXID, callback_secret=secret)
+                # AI off: this benchmark measures ingest alone (tests/perf/reply measures replies).
+                Account(
+                    organization_id=organization.id,
+                    app_id=APP_ID,
+                    wxid=ACCOUNT_WXID,
+                    callback_secret=secret,
+                    ai_enabled=False,
+                )
             )
             await session.commit()
         return secret

@@ -5,6 +5,7 @@ export const EVENT_TYPES = [
   'message.status',
   'conversation.updated',
   'handoff.requested',
+  'handoff.escalated',
   'sop.progress',
   'cost.updated',
   'cost.alert',

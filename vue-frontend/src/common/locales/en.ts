@@ -150,6 +150,19 @@ const en: MessageSchema = {
     cannotDisableSelf: 'You cannot disable your own account',
     empty: 'No users',
   },
+  conversations: {
+    handoff: {
+      title: 'Handoff request',
+      escalatedTitle: 'Handoff not picked up',
+      reason: 'Reason: {reason}',
+      view: 'View',
+    },
+    preview: {
+      image: '[Image]',
+      link: '[Link]',
+      other: '[Message]',
+    },
+  },
   errors: {
     forbiddenTitle: 'Access denied',
     forbiddenText: 'Your role ({role}) is not allowed to open this page.',

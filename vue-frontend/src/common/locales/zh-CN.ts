@@ -143,6 +143,19 @@ const zhCN = {
     cannotDisableSelf: '不能停用自己的账号',
     empty: '暂无用户',
   },
+  conversations: {
+    handoff: {
+      title: '转人工请求',
+      escalatedTitle: '转人工超时未接待',
+      reason: '原因：{reason}',
+      view: '查看',
+    },
+    preview: {
+      image: '[图片]',
+      link: '[链接]',
+      other: '[消息]',
+    },
+  },
   errors: {
     forbiddenTitle: '无权访问',
     forbiddenText: '当前角色（{role}）无权访问该页面。',

@@ -1,0 +1,1 @@
+"""Conversation modes, holders and handoff between the AI and people."""

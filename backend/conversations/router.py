@@ -1,0 +1,242 @@
+"""Workbench API: list and read conversations, take over, release, transfer, send, notes, tags, policy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy import select
+
+from backend.accounts.deps import GatewayDep
+from backend.accounts.models import Account
+from backend.conversations import service
+from backend.conversations.deps import ManagerUser, StaffUser
+from backend.conversations.policy import Policy, effective_settings, stored_settings
+from backend.conversations.schemas import (
+    ConversationDetail,
+    ConversationOut,
+    ConversationPage,
+    DecisionOut,
+    Filter,
+    MessagePage,
+    MessageWithDecision,
+    NoteIn,
+    NoteOut,
+    OutgoingIn,
+    PolicyIn,
+    ReasonIn,
+    StaffOut,
+    TagsIn,
+    TransferIn,
+)
+from backend.core.deps import SessionDep
+from backend.core.errors import AppError, NotFound
+from backend.messages import service as messages
+from backend.messages.models import Message
+from backend.messages.service import Outgoing, SendGuard
+from backend.replies.models import ReplyDecision
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    user: StaffUser,
+    session: SessionDep,
+    filter: Filter = "all",
+    account_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationPage:
+    """The organisation's conversations, most recent first, filtered for the workbench tabs."""
+    items = await service.list_conversations(session, user=user, filter=filter, account_id=account_id, limit=limit)
+    return ConversationPage(items=items)
+
+
+@router.get("/staff", response_model=list[StaffOut])
+async def list_staff(user: StaffUser, session: SessionDep) -> list[StaffOut]:
+    """Who a conversation can be transferred to."""
+    rows = await service.staff_of(session, organization_id=user.organization_id)
+    return [StaffOut(id=u.id, display_name=u.display_name or u.username, role=u.role) for u in rows]
+
+
+@router.get("/policy", response_model=dict[str, Any])
+async def read_policy(user: ManagerUser, session: SessionDep, account_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The stored settings (organisation, or one account's overrides) and the effective policy."""
+    if account_id is not None:
+        await _account_in_org(session, user.organization_id, account_id)
+    stored = await stored_settings(session, organization_id=user.organization_id, account_id=account_id)
+    effective = await effective_settings(session, organization_id=user.organization_id, account_id=account_id)
+    return {"settings": stored, "effective": Policy.model_validate(effective).model_dump(mode="json")}
+
+
+@router.put("/policy", response_model=dict[str, Any])
+async def write_policy(
+    body: PolicyIn, user: ManagerUser, session: SessionDep, account_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """Store the organisation's settings or one account's overrides (validated; unknown keys refused)."""
+    if account_id is not None:
+        await _account_in_org(session, user.organization_id, account_id)
+    await service.store_policy(session, user=user, account_id=account_id, settings=body.settings)
+    return await read_policy(user, session, account_id)
+
+
+async def _account_in_org(session: SessionDep, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        select(Account.id).where(Account.id == account_id, Account.organization_id == organization_id)
+    )
+    if found is None:
+        raise NotFound(f"account {account_id} not found")
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail)
+async def read_conversation(conversation_id: uuid.UUID, user: StaffUser, session: SessionDep) -> ConversationDetail:
+    """One conversation with its notes."""
+    conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
+    body = await service.view(session, conversation)
+    notes = await service.notes_of(session, conversation_id=conversation.id)
+    return ConversationDetail(**body.model_dump(), notes=notes)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagePage)
+async def read_messages(
+    conversation_id: uuid.UUID,
+    user: StaffUser,
+    session: SessionDep,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:
+    """Messages oldest first (pages go back with `before_id`), AI ones linked to their decision record."""
+    conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
+    statement = select(Message).where(Message.conversation_id == conversation.id)
+    if before_id is not None:
+        statement = statement.where(Message.id < before_id)
+    rows = list(await session.scalars(statement.order_by(Message.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    page.reverse()
+    ai_ids = [m.id for m in page if m.sent_by == "ai"]
+    decisions = (
+        dict(
+            (
+                await session.execute(
+                    select(ReplyDecision.reply_message_id, ReplyDecision.id).where(
+                        ReplyDecision.reply_message_id.in_(ai_ids)
+                    )
+                )
+            ).all()
+        )
+        if ai_ids
+        else {}
+    )
+    items = [
+        MessageWithDecision.model_validate(m).model_copy(update={"decision_id": decisions.get(m.id)}) for m in page
+    ]
+    return MessagePage(items=items, has_more=len(rows) > limit)
+
+
+@router.get("/{conversation_id}/decisions/{decision_id}", response_model=DecisionOut)
+async def read_decision(
+    conversation_id: uuid.UUID, decision_id: int, user: StaffUser, session: SessionDep
+) -> DecisionOut:
+    """The AI's "why" behind one reply."""
+    conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
+    decision = await session.scalar(
+        select(ReplyDecision).where(ReplyDecision.id == decision_id, ReplyDecision.conversation_id == conversation.id)
+    )
+    if decision is None:
+        raise NotFound(f"decision {decision_id} not found")
+    return DecisionOut.model_validate(decision)
+
+
+@router.post("/{conversation_id}/read", response_model=ConversationOut)
+async def mark_read(conversation_id: uuid.UUID, user: StaffUser, session: SessionDep) -> ConversationOut:
+    """Zero the unread count."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    return await service.mark_read(session, conversation)
+
+
+@router.post("/{conversation_id}/takeover", response_model=ConversationOut)
+async def take_over(
+    conversation_id: uuid.UUID, body: ReasonIn, user: StaffUser, session: SessionDep
+) -> ConversationOut:
+    """Hold the conversation as a person; an AI reply being written is dropped."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    return await service.take_over(session, conversation, user=user, reason=body.reason)
+
+
+@router.post("/{conversation_id}/release", response_model=ConversationOut)
+async def release(conversation_id: uuid.UUID, body: ReasonIn, user: StaffUser, session: SessionDep) -> ConversationOut:
+    """Give the conversation back to the AI."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    return await service.release(session, conversation, user=user, reason=body.reason)
+
+
+@router.post("/{conversation_id}/transfer", response_model=ConversationOut)
+async def transfer(
+    conversation_id: uuid.UUID, body: TransferIn, user: StaffUser, session: SessionDep
+) -> ConversationOut:
+    """Hand the conversation to another staff member."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    return await service.transfer(session, conversation, user=user, to_user_id=body.user_id, reason=body.reason)
+
+
+@router.post("/{conversation_id}/resolve", response_model=ConversationOut)
+async def resolve(conversation_id: uuid.UUID, user: StaffUser, session: SessionDep) -> ConversationOut:
+    """Mark the conversation resolved (closed)."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    return await service.resolve(session, conversation, user=user)
+
+
+@router.post("/{conversation_id}/messages", response_model=MessageWithDecision, status_code=status.HTTP_201_CREATED)
+async def send_as_person(
+    conversation_id: uuid.UUID,
+    body: OutgoingIn,
+    request: Request,
+    user: StaffUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> MessageWithDecision:
+    """Send as a person; takes the conversation over first when the AI (or nobody) holds it."""
+    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
+    if conversation.mode == "closed":
+        raise AppError("会话已结束；客户再次来信后会重新打开", status_code=409, code="conversation_closed")
+    if not (conversation.holder == "staff" and conversation.holder_user_id == user.id):
+        await service.take_over(session, conversation, user=user, reason="")
+    account = await session.get(Account, conversation.account_id)
+    assert account is not None
+    content = Outgoing(
+        kind=body.kind,
+        text=body.text,
+        image_url=str(body.image_url or ""),
+        title=body.title,
+        description=body.description,
+        url=str(body.url or ""),
+        thumb_url=str(body.thumb_url or ""),
+    )
+    message = await messages.send(
+        session,
+        account=account,
+        to_wxid=conversation.chat_wxid,
+        content=content,
+        sent_by="staff",
+        sent_by_user_id=user.id,
+        gateway=gateway,
+        pacer=request.app.state.pacer,
+        guard=SendGuard(lease_version=conversation.lease_version, holder="staff", holder_user_id=user.id),
+    )
+    await service.touch_human_activity(session, conversation_id=conversation.id)
+    return MessageWithDecision.model_validate(message)
+
+
+@router.post("/{conversation_id}/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
+async def add_note(conversation_id: uuid.UUID, body: NoteIn, user: StaffUser, session: SessionDep) -> NoteOut:
+    """Leave a note for colleagues (never sent to the customer)."""
+    conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
+    return await service.add_note(session, conversation, user=user, text=body.text)
+
+
+@router.put("/{conversation_id}/tags", response_model=ConversationOut)
+async def set_tags(conversation_id: uuid.UUID, body: TagsIn, user: StaffUser, session: SessionDep) -> ConversationOut:
+    """Replace the customer's tags."""
+    conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
+    return await service.set_tags(session, conversation, user=user, tags=body.tags)

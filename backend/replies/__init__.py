@@ -1,0 +1,1 @@
+"""The AI reply pipeline and its decision records."""

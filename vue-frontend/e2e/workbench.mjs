@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Browser test of the sales workbench against a running server: log in as a sales user, open
+// /conversations, wait for a handoff toast (a simulated customer writes "转人工"), open it, take the
+// conversation over, send a message as a person, and release it back to the AI.
+// Uses playwright-core with a system Chromium; never downloads a browser.
+//
+// Environment:
+//   BASE_URL                 console URL (default http://127.0.0.1:8000)
+//   E2E_USERNAME             a sales user
+//   E2E_PASSWORD             its password
+//   TRIGGER_URL              optional: POSTed once the page is loaded and live, to make the simulated
+//                            customer write "转人工"
+//   TRIGGER_BODY             optional: JSON body of that POST (e.g. a GeWe simulator /_sim/inject request)
+//   SCREENSHOT               optional: a PNG of the page is written there when a step fails
+//   CHROMIUM_PATH            optional: default `command -v chromium`, else /usr/bin/chromium
+//   E2E_TIMEOUT_MS           optional: per-step timeout (default 15000)
+//   E2E_HANDOFF_TIMEOUT_MS   optional: how long to wait for the handoff toast (default 60000)
+import { execSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
+const USERNAME = process.env.E2E_USERNAME || ''
+const PASSWORD = process.env.E2E_PASSWORD || ''
+const TRIGGER_URL = process.env.TRIGGER_URL || ''
+const TRIGGER_BODY = process.env.TRIGGER_BODY || ''
+const SCREENSHOT = process.env.SCREENSHOT || ''
+const STEP_TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15000)
+const HANDOFF_TIMEOUT = Number(process.env.E2E_HANDOFF_TIMEOUT_MS || 60000)
+const STAFF_TEXT = '您好，我是人工客服小李'
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+function chromiumPath() {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
+  try {
+    const found = execSync('command -v chromium', { shell: '/bin/sh', encoding: 'utf8' }).trim()
+    if (found) return found
+  } catch {
+    // not on PATH
+  }
+  return '/usr/bin/chromium'
+}
+
+let stepNo = 0
+function ok(message) {
+  stepNo += 1
+  console.log(`ok ${stepNo} - ${message}`)
+}
+
+class WorkbenchFailure extends Error {}
+function fail(message) {
+  throw new WorkbenchFailure(message)
+}
+
+const sel = (id) => `[data-test="${id}"]`
+
+/** Wait until the chat header's mode tag reads `want`. */
+async function expectMode(page, want) {
+  await page
+    .waitForFunction(
+      ([s, w]) => document.querySelector(s)?.textContent?.trim() === w,
+      [sel('chat-mode'), want],
+      { timeout: STEP_TIMEOUT },
+    )
+    .catch(async () => {
+      const got = await page.locator(sel('chat-mode')).first().innerText().catch(() => '(no chat-mode)')
+      fail(`chat-mode should read "${want}", reads "${got.trim()}"`)
+    })
+}
+
+let page = null
+
+async function main() {
+  if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
+  const executablePath = chromiumPath()
+  if (!existsSync(executablePath)) fail(`Chromium not found at ${executablePath} (set CHROMIUM_PATH or apt-get install chromium)`)
+
+  const browser = await chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS })
+  ok(`launched ${executablePath}`)
+  try {
+    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })
+    page = await context.newPage()
+    page.setDefaultTimeout(STEP_TIMEOUT)
+    const pageErrors = []
+    page.on('pageerror', (err) => pageErrors.push(String(err)))
+
+    // 1. Log in as the sales user, straight into the workbench.
+    await page.goto(`${BASE_URL}/login?redirect=/conversations`, { waitUntil: 'domcontentloaded' }).catch((err) => fail(`cannot open ${BASE_URL}/login: ${err.message}`))
+    await page.locator(sel('login-username')).fill(USERNAME)
+    await page.locator(sel('login-password')).fill(PASSWORD)
+    await page.locator(sel('login-submit')).click()
+    await page.locator(sel('conversations-page')).waitFor({ state: 'visible' }).catch(async () => {
+      const error = page.locator(sel('login-error'))
+      const err = (await error.isVisible().catch(() => false)) ? (await error.innerText()).trim() : ''
+      fail(`the workbench is not visible after logging in (at ${page.url()})${err ? ` (login error: "${err}")` : ''}`)
+    })
+    ok(`logged in as ${USERNAME}, workbench visible at ${new URL(page.url()).pathname}`)
+
+    // 2. The live connection is up, so no handoff event can slip by before the trigger.
+    await page
+      .waitForSelector(`${sel('connection-indicator')}[data-status="connected"]`, { timeout: STEP_TIMEOUT })
+      .catch(async () => {
+        const status = await page.locator(sel('connection-indicator')).getAttribute('data-status').catch(() => null)
+        fail(`the live connection did not come up (connection-indicator data-status: ${status})`)
+      })
+    await page.locator(sel('conversation-list')).waitFor({ state: 'visible' })
+    ok('live connection up, conversation list visible')
+
+    // 3. Make the simulated customer ask for a person.
+    if (TRIGGER_URL) {
+      const res = await fetch(TRIGGER_URL, TRIGGER_BODY ? { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: TRIGGER_BODY } : { method: 'POST' }).catch((err) => fail(`POST ${TRIGGER_URL} failed: ${err.message}`))
+      if (!res.ok) fail(`POST ${TRIGGER_URL} answered HTTP ${res.status}`)
+      ok(`triggered the handoff (POST ${TRIGGER_URL}: HTTP ${res.status})`)
+    }
+
+    // 4. The handoff toast shows up with the conversation and the reason.
+    const toast = page.locator('.handoff-toast', { hasText: '转人工' }).last()
+    await toast.waitFor({ state: 'visible', timeout: HANDOFF_TIMEOUT }).catch(() => fail(`no handoff-toast within ${HANDOFF_TIMEOUT / 1000} s`))
+    const toastText = (await toast.innerText()).replace(/\s+/g, ' ').trim()
+    ok(`handoff toast: "${toastText}"`)
+
+    // 5. 查看 opens the conversation, waiting for a person.
+    await toast.locator(sel('handoff-view')).click()
+    await page.waitForURL(/\/conversations\?(.*&)?id=[^&]+/, { timeout: STEP_TIMEOUT }).catch(() => fail(`查看 did not open /conversations?id=…, at ${page.url()}`))
+    const id = new URL(page.url()).searchParams.get('id')
+    await page.locator(sel('chat-view')).locator(sel('chat-title')).waitFor({ state: 'visible' })
+    await expectMode(page, '待人工')
+    ok(`opened conversation ${id} ("${(await page.locator(sel('chat-title')).innerText()).trim()}"), mode 待人工`)
+
+    // 6. Take it over.
+    await page.locator(sel('btn-takeover')).click()
+    await expectMode(page, '人工接待')
+    ok(`took over: mode 人工接待, ${(await page.locator(sel('chat-holder')).innerText()).trim()}`)
+
+    // 7. Send as a person (Enter sends).
+    const composer = page.locator(sel('composer-input'))
+    await composer.fill(STAFF_TEXT)
+    await composer.press('Enter')
+    const staffMessage = page.locator(`${sel('message')}[data-sent-by="staff"]`, { hasText: STAFF_TEXT }).last()
+    await staffMessage.waitFor({ state: 'visible' }).catch(() => fail(`no staff message "${STAFF_TEXT}" in the chat`))
+    const status = await staffMessage.getAttribute('data-status')
+    if (status === 'failed') {
+      const error = await staffMessage.locator(sel('message-error')).innerText().catch(() => '')
+      fail(`the staff message failed to send: ${error.trim()}`)
+    }
+    ok(`staff message shown (status ${status}): "${STAFF_TEXT}"`)
+
+    // 8. Release it back to the AI.
+    await page.locator(sel('btn-release')).click()
+    await expectMode(page, 'AI 接待')
+    ok('released: mode AI 接待')
+
+    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
+    await context.close()
+  } catch (err) {
+    await screenshotOnFailure()
+    throw err
+  } finally {
+    await browser.close()
+  }
+}
+
+async function screenshotOnFailure() {
+  if (!SCREENSHOT || !page || page.isClosed()) return
+  try {
+    mkdirSync(dirname(SCREENSHOT), { recursive: true })
+    await page.screenshot({ path: SCREENSHOT, fullPage: true })
+    console.error(`# screenshot: ${SCREENSHOT}`)
+  } catch (err) {
+    console.error(`# screenshot failed: ${err?.message || err}`)
+  }
+}
+
+main().then(
+  () => {
+    console.log(`workbench: all ${stepNo} steps passed`)
+    process.exit(0)
+  },
+  (err) => {
+    const message = err instanceof WorkbenchFailure ? err.message : err?.stack || String(err)
+    console.error(`not ok ${stepNo + 1} - ${message}`)
+    console.error('workbench: FAILED')
+    process.exit(1)
+  },
+)
