@@ -413,7 +413,9 @@ class SimulatorState:
         )
         self.sent.append(message)
         if self.config.echo_sends:
-            self._spawn(self.deliver(self._add_msg(account, account.wxid, to_wxid, content, msg_type)))
+            # GeWe echoes a send with the ids it returned, which is how the platform tells its own sends apart.
+            echo = self._add_msg(account, account.wxid, to_wxid, content, msg_type, ids=(msg_id, new_msg_id))
+            self._spawn(self.deliver(echo))
         self._maybe_schedule_reply(account, message)
         return {
             "toWxid": to_wxid,
@@ -451,8 +453,9 @@ class SimulatorState:
         *,
         msg_source: str | None = None,
         push_content: str | None = None,
+        ids: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        msg_id, new_msg_id = self.new_ids()
+        msg_id, new_msg_id = ids or self.new_ids()
         data: dict[str, Any] = {
             "MsgId": int(msg_id),
             "FromUserName": {"string": from_wxid},

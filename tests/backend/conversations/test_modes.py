@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -11,6 +12,7 @@ from backend.audit.models import AuditEvent
 from backend.auth.models import Role
 from backend.conversations import service
 from backend.core.db import utcnow
+from backend.messages.models import Message
 from tests.backend.conversations.support import Workbench
 from tests.backend.ingest.payloads import add_msg
 from tests.backend.ingest.test_live import Listener
@@ -39,6 +41,19 @@ async def test_a_message_typed_on_the_phone_hands_the_conversation_to_the_owner(
     await workbench.say("好的")
     await workbench.settle()
     assert len(workbench.sent_to()) == 1  # the AI stays quiet
+
+
+async def test_the_echo_of_an_ai_reply_is_not_taken_for_a_message_typed_on_the_phone(workbench: Workbench) -> None:
+    workbench.sim.state.config.echo_sends = True
+    await workbench.say("护手霜多少钱？")
+    await workbench.wait_sent(1)
+    await workbench.settle()
+    await asyncio.sleep(0.3)  # the echo callback follows the send
+    async with workbench.db.sessionmaker() as session:
+        rows = list(await session.execute(select(Message.sent_by, Message.echoed_at).order_by(Message.id)))
+    assert [sent_by for sent_by, _ in rows] == ["customer", "ai"]
+    assert rows[1][1] is not None
+    assert (await workbench.conversation()).mode == "ai"
 
 
 async def test_a_quiet_human_conversation_returns_to_the_ai_after_the_idle_time(workbench: Workbench) -> None:
