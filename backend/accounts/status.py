@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.accounts import service
 from backend.accounts.gewe import GeweGateway, gewe_message
 from backend.accounts.models import Account, AccountStatus
+from backend.core.periodic import Periodic
 from bots.gewe import GeweError
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class StatusMonitor:
         self.commit = commit
         self.interval = interval
         self.reconnect_delays = tuple(reconnect_delays)
-        self._task: asyncio.Task[None] | None = None
+        self._checks = Periodic(self.check_all, interval=interval, name="account status check")
         self._reconnects: dict[uuid.UUID, asyncio.Task[bool]] = {}
 
     async def check_all(self) -> None:
@@ -105,24 +106,15 @@ class StatusMonitor:
 
     async def start(self) -> None:
         """Check every `interval` seconds in the background."""
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check_all()
-            except Exception:
-                logger.exception("account status check failed")
+        self._checks.start()
 
     async def stop(self) -> None:
         """Stop checking and reconnecting."""
-        tasks = [*self._reconnects.values(), *([self._task] if self._task else [])]
+        await self._checks.stop()
+        tasks = list(self._reconnects.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._task = None
         self._reconnects.clear()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations import service
-
-logger = logging.getLogger(__name__)
+from backend.core.periodic import Periodic
 
 CommitFn = Callable[[AsyncSession], Awaitable[None]]
 
@@ -24,8 +20,7 @@ class ConversationJanitor:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.commit = commit
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.sweep_once, interval=interval, name="conversation sweep")
 
     async def sweep_once(self) -> service.SweepResult:
         """One pass in its own transaction."""
@@ -36,21 +31,8 @@ class ConversationJanitor:
 
     async def start(self) -> None:
         """Sweep in the background."""
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.sweep_once()
-            except Exception:
-                logger.exception("conversation sweep failed")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import select
 
 from backend.accounts.deps import GatewayDep
 from backend.accounts.models import Account
@@ -30,12 +29,8 @@ from backend.conversations.schemas import (
     TagsIn,
     TransferIn,
 )
-from backend.core.deps import SessionDep
-from backend.core.errors import AppError, NotFound
-from backend.messages import service as messages
-from backend.messages.models import Message
-from backend.messages.service import Outgoing, SendGuard
-from backend.replies.models import ReplyDecision
+from backend.core.deps import SessionDep, get_in_org
+from backend.messages.service import Outgoing
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -64,7 +59,7 @@ async def list_staff(user: StaffUser, session: SessionDep) -> list[StaffOut]:
 async def read_policy(user: ManagerUser, session: SessionDep, account_id: uuid.UUID | None = None) -> dict[str, Any]:
     """The stored settings (organisation, or one account's overrides) and the effective policy."""
     if account_id is not None:
-        await _account_in_org(session, user.organization_id, account_id)
+        await get_in_org(session, Account, account_id, user)
     stored = await stored_settings(session, organization_id=user.organization_id, account_id=account_id)
     effective = await effective_settings(session, organization_id=user.organization_id, account_id=account_id)
     return {"settings": stored, "effective": Policy.model_validate(effective).model_dump(mode="json")}
@@ -76,17 +71,9 @@ async def write_policy(
 ) -> dict[str, Any]:
     """Store the organisation's settings or one account's overrides (validated; unknown keys refused)."""
     if account_id is not None:
-        await _account_in_org(session, user.organization_id, account_id)
+        await get_in_org(session, Account, account_id, user)
     await service.store_policy(session, user=user, account_id=account_id, settings=body.settings)
     return await read_policy(user, session, account_id)
-
-
-async def _account_in_org(session: SessionDep, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
-    found = await session.scalar(
-        select(Account.id).where(Account.id == account_id, Account.organization_id == organization_id)
-    )
-    if found is None:
-        raise NotFound(f"account {account_id} not found")
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
@@ -108,30 +95,7 @@ async def read_messages(
 ) -> MessagePage:
     """Messages oldest first (pages go back with `before_id`), AI ones linked to their decision record."""
     conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
-    statement = select(Message).where(Message.conversation_id == conversation.id)
-    if before_id is not None:
-        statement = statement.where(Message.id < before_id)
-    rows = list(await session.scalars(statement.order_by(Message.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    page.reverse()
-    ai_ids = [m.id for m in page if m.sent_by == "ai"]
-    decisions = (
-        dict(
-            (
-                await session.execute(
-                    select(ReplyDecision.reply_message_id, ReplyDecision.id).where(
-                        ReplyDecision.reply_message_id.in_(ai_ids)
-                    )
-                )
-            ).all()
-        )
-        if ai_ids
-        else {}
-    )
-    items = [
-        MessageWithDecision.model_validate(m).model_copy(update={"decision_id": decisions.get(m.id)}) for m in page
-    ]
-    return MessagePage(items=items, has_more=len(rows) > limit)
+    return await service.message_page(session, conversation=conversation, before_id=before_id, limit=limit)
 
 
 @router.get("/{conversation_id}/decisions/{decision_id}", response_model=DecisionOut)
@@ -140,11 +104,7 @@ async def read_decision(
 ) -> DecisionOut:
     """The AI's "why" behind one reply."""
     conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)
-    decision = await session.scalar(
-        select(ReplyDecision).where(ReplyDecision.id == decision_id, ReplyDecision.conversation_id == conversation.id)
-    )
-    if decision is None:
-        raise NotFound(f"decision {decision_id} not found")
+    decision = await service.decision_of(session, conversation=conversation, decision_id=decision_id)
     return DecisionOut.model_validate(decision)
 
 
@@ -197,13 +157,6 @@ async def send_as_person(
     gateway: GatewayDep,
 ) -> MessageWithDecision:
     """Send as a person; takes the conversation over first when the AI (or nobody) holds it."""
-    conversation = await service.locked_in_org(session, user=user, conversation_id=conversation_id)
-    if conversation.mode == "closed":
-        raise AppError("会话已结束；客户再次来信后会重新打开", status_code=409, code="conversation_closed")
-    if not (conversation.holder == "staff" and conversation.holder_user_id == user.id):
-        await service.take_over(session, conversation, user=user, reason="")
-    account = await session.get(Account, conversation.account_id)
-    assert account is not None
     content = Outgoing(
         kind=body.kind,
         text=body.text,
@@ -213,18 +166,14 @@ async def send_as_person(
         url=str(body.url or ""),
         thumb_url=str(body.thumb_url or ""),
     )
-    message = await messages.send(
+    message = await service.send_as_person(
         session,
-        account=account,
-        to_wxid=conversation.chat_wxid,
+        user=user,
+        conversation_id=conversation_id,
         content=content,
-        sent_by="staff",
-        sent_by_user_id=user.id,
         gateway=gateway,
         pacer=request.app.state.pacer,
-        guard=SendGuard(lease_version=conversation.lease_version, holder="staff", holder_user_id=user.id),
     )
-    await service.touch_human_activity(session, conversation_id=conversation.id)
     return MessageWithDecision.model_validate(message)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -164,19 +165,12 @@ class DecisionOut(BaseModel):
     provider: str
     input_tokens: int
     output_tokens: int
-    cost: str
+    cost: Decimal
     latency_ms: int
     kb_hits: list[dict[str, Any]]
     checks: list[dict[str, Any]]
     inputs: dict[str, Any]
     created_at: datetime
-
-    @model_validator(mode="before")
-    @classmethod
-    def _cost_as_text(cls, value: Any) -> Any:
-        if hasattr(value, "cost") and not isinstance(value, dict):
-            return {name: getattr(value, name) for name in cls.model_fields} | {"cost": str(value.cost)}
-        return value
 
 
 class PolicyIn(BaseModel):

@@ -8,23 +8,41 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.gewe import GeweGateway
 from backend.accounts.models import Account
 from backend.audit import service as audit
 from backend.auth.models import Role, User
 from backend.contacts.models import Contact
 from backend.conversations.models import ConversationNote, ConversationPolicy
 from backend.conversations.policy import Policy, effective_policy, effective_settings, merge
-from backend.conversations.schemas import ContactBrief, ConversationOut, Filter, NoteOut
+from backend.conversations.schemas import (
+    ContactBrief,
+    ConversationOut,
+    Filter,
+    MessagePage,
+    MessageWithDecision,
+    NoteOut,
+)
 from backend.core.db import utcnow
+from backend.core.deps import get_in_org
 from backend.core.errors import AppError, Conflict, NotFound
 from backend.core.metrics import HANDOFFS
 from backend.messages.models import Conversation, Message
-from backend.messages.service import conversation_rooms, lock_conversation
+from backend.messages.service import (
+    ChannelPacer,
+    Outgoing,
+    SendDropped,
+    SendGuard,
+    conversation_rooms,
+    lock_conversation,
+    send,
+)
 from backend.realtime.service import account_room, publish, user_room
+from backend.replies.models import ReplyDecision
 
 STAFF_ROLES = (Role.admin.value, Role.manager.value, Role.sales.value)
 SUPERVISOR_ROLES = (Role.admin.value, Role.manager.value)
@@ -146,14 +164,36 @@ async def list_conversations(
 
 async def get_conversation(session: AsyncSession, *, user: User, conversation_id: uuid.UUID) -> Conversation:
     """A conversation of the user's organisation, or 404."""
-    conversation = await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.organization_id == user.organization_id
-        )
+    return await get_in_org(session, Conversation, conversation_id, user)
+
+
+async def message_page(
+    session: AsyncSession, *, conversation: Conversation, before_id: int | None, limit: int
+) -> MessagePage:
+    """Messages oldest first, older pages by `before_id`; AI messages carry their decision record's id."""
+    statement = (
+        select(Message, ReplyDecision.id)
+        .outerjoin(ReplyDecision, ReplyDecision.reply_message_id == Message.id)
+        .where(Message.conversation_id == conversation.id)
     )
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conversation
+    if before_id is not None:
+        statement = statement.where(Message.id < before_id)
+    rows = (await session.execute(statement.order_by(Message.id.desc()).limit(limit + 1))).all()
+    items = [
+        MessageWithDecision.model_validate(message).model_copy(update={"decision_id": decision_id})
+        for message, decision_id in reversed(rows[:limit])
+    ]
+    return MessagePage(items=items, has_more=len(rows) > limit)
+
+
+async def decision_of(session: AsyncSession, *, conversation: Conversation, decision_id: int) -> ReplyDecision:
+    """One decision record of the conversation, or 404."""
+    decision = await session.scalar(
+        select(ReplyDecision).where(ReplyDecision.id == decision_id, ReplyDecision.conversation_id == conversation.id)
+    )
+    if decision is None:
+        raise NotFound(f"decision {decision_id} not found")
+    return decision
 
 
 async def locked_in_org(session: AsyncSession, *, user: User, conversation_id: uuid.UUID) -> Conversation:
@@ -547,6 +587,44 @@ async def resolve(session: AsyncSession, conversation: Conversation, *, user: Us
     )
 
 
+async def send_as_person(
+    session: AsyncSession,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    content: Outgoing,
+    gateway: GeweGateway,
+    pacer: ChannelPacer,
+) -> Message:
+    """Send as the user, taking the conversation over first when they do not hold it yet."""
+    conversation = await get_conversation(session, user=user, conversation_id=conversation_id)
+    if conversation.mode == "closed":
+        raise Conflict("会话已结束；客户再次来信后会重新打开", code="conversation_closed")
+    if not (conversation.holder == "staff" and conversation.holder_user_id == user.id):
+        # Only a takeover locks before the send; a holder's own send takes the pacer slot first, then the lock.
+        conversation = await lock_conversation(session, conversation.id)
+        await take_over(session, conversation, user=user, reason="")
+    account = await session.get(Account, conversation.account_id)
+    if account is None:
+        raise NotFound(f"account {conversation.account_id} not found")
+    try:
+        message = await send(
+            session,
+            account=account,
+            to_wxid=conversation.chat_wxid,
+            content=content,
+            sent_by="staff",
+            sent_by_user_id=user.id,
+            gateway=gateway,
+            pacer=pacer,
+            guard=SendGuard(lease_version=conversation.lease_version, holder="staff", holder_user_id=user.id),
+        )
+    except SendDropped as exc:
+        raise Conflict(f"会话已被他人接管，消息未发送：{exc.reason}", code="lease_moved") from exc
+    conversation.last_human_activity_at = utcnow()
+    return message
+
+
 async def add_note(session: AsyncSession, conversation: Conversation, *, user: User, text: str) -> NoteOut:
     """Add a staff note (audited)."""
     note = ConversationNote(
@@ -614,13 +692,6 @@ async def staff_of(session: AsyncSession, *, organization_id: uuid.UUID) -> list
             .where(User.organization_id == organization_id, User.is_active, User.role.in_(STAFF_ROLES))
             .order_by(User.display_name, User.username)
         )
-    )
-
-
-async def touch_human_activity(session: AsyncSession, *, conversation_id: uuid.UUID) -> None:
-    """Restart the idle clock after a person acted in the conversation."""
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(last_human_activity_at=utcnow())
     )
 
 

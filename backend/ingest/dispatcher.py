@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.service import ReplyJob
 from backend.core.db import utcnow
+from backend.core.periodic import Periodic
 from backend.ingest import service
 from backend.ingest.models import InboxEntry, InboxState
 
@@ -279,7 +280,7 @@ class Sweeper:
         self.stale_after = stale_after
         self.interval = interval
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.drain, interval=interval, name="ingest sweep", immediately=True)
 
     async def sweep(self) -> int:
         """Re-dispatch one batch of stale rows; returns how many."""
@@ -311,26 +312,15 @@ class Sweeper:
             logger.warning("sweeper re-dispatched %d unprocessed callbacks", len(rows))
         return len(rows)
 
+    async def drain(self) -> None:
+        """Sweep batch after batch until a batch comes back short."""
+        while await self.sweep() >= self.batch:
+            pass
+
     async def start(self) -> None:
         """Sweep every `interval` seconds in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.sweep() >= self.batch:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("ingest sweep failed")
-            await asyncio.sleep(self.interval)
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -138,9 +138,7 @@ def build_prompt(context: Context) -> list[ChatMessage]:
     return prompt
 
 
-async def _send(
-    deps: ReplyDeps, context: Context, job: ReplyJob, text: str, *, lease_version: int, holder: str
-) -> Message:
+async def _send(deps: ReplyDeps, context: Context, text: str, *, lease_version: int, holder: str) -> Message:
     """Send as the AI if the lease is unchanged (raises SendDropped otherwise); commits at once."""
     async with deps.sessionmaker() as session:
         account = await session.get(Account, context.account.id)
@@ -182,7 +180,7 @@ async def _generate(deps: ReplyDeps, context: Context, job: ReplyJob, draft: Dra
         if not done:
             try:
                 placeholder = await _send(
-                    deps, context, job, policy.placeholder_text, lease_version=job.lease_version, holder="ai"
+                    deps, context, policy.placeholder_text, lease_version=job.lease_version, holder="ai"
                 )
                 draft.placeholder_message_id = placeholder.id
             except SendDropped:
@@ -233,22 +231,19 @@ async def run(deps: ReplyDeps, job: ReplyJob) -> ReplyDecision | None:
                     organization_id=context.account.organization_id,
                 )
     draft = Draft()
-    send_as: tuple[str, int] = ("ai", job.lease_version)
+    # An answer is sent only while the AI holds the lease; a handoff acknowledgement under the handoff's own lease.
+    holder = context.conversation.holder if job.kind == "ack" else "ai"
     try:
         if job.kind == "ack":
-            draft.outcome, draft.reason, draft.text = (
-                "handoff",
-                context.conversation.mode_reason,
-                (context.policy.handoff_ack_text),
-            )
-            send_as = (context.conversation.holder, job.lease_version)
+            draft.outcome, draft.reason = "handoff", context.conversation.mode_reason
+            draft.text = context.policy.handoff_ack_text
         else:
             await _generate(deps, context, job, draft)
         if draft.text and draft.outcome in ("sent", "handoff"):
             delay = min(len(draft.text) * context.policy.typing_seconds_per_char, context.policy.max_typing_seconds)
             if delay:
                 await deps.sleep(delay)
-            sent = await _send(deps, context, job, draft.text, lease_version=send_as[1], holder=send_as[0])
+            sent = await _send(deps, context, draft.text, lease_version=job.lease_version, holder=holder)
             draft.reply_message_id = sent.id
             if sent.status == "failed":
                 draft.outcome, draft.reason = "failed", f"发送失败：{sent.error}"

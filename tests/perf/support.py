@@ -1,14 +1,21 @@
-"""What every benchmark needs: a migrated throw-away database on the benchmark server."""
+"""What every benchmark needs: a migrated throw-away database, and servers run as subprocesses."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
+import httpx
 from sqlalchemy.engine import make_url
 
 from backend.config import REPO_ROOT, to_asyncpg_url
@@ -55,3 +62,49 @@ def scratch_database(prefix: str = "salesbot_bench", *, keep: bool = False) -> I
             asyncio.run(_drop_database(server_url, name))
         if embedded is not None:
             embedded.stop()
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_process(
+    script: Path, kind: str, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run `script --serve KIND --port P [args]` and yield its base URL once it answers HTTP."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--serve", kind, "--port", str(port), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url, timeout=1)  # any answer, even a 404, means it is serving
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{kind} server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at a fraction of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def median(values: list[float]) -> float:
+    """The median."""
+    return statistics.median(values)

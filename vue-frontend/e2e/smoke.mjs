@@ -9,58 +9,19 @@
 //   E2E_SCREENSHOT_DIR  optional: login.png and dashboard.png are written there
 //   CHROMIUM_PATH       optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS      optional: per-step timeout (default 15000)
-import { execSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, sel } from './browser.mjs'
 
-const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
 const USERNAME = process.env.E2E_USERNAME || ''
 const PASSWORD = process.env.E2E_PASSWORD || ''
 const SHOT_DIR = process.env.E2E_SCREENSHOT_DIR || ''
-const STEP_TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15000)
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
-
-function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  try {
-    const found = execSync('command -v chromium', { shell: '/bin/sh', encoding: 'utf8' }).trim()
-    if (found) return found
-  } catch {
-    // not on PATH
-  }
-  return '/usr/bin/chromium'
-}
-
-let stepNo = 0
-function ok(message) {
-  stepNo += 1
-  console.log(`ok ${stepNo} - ${message}`)
-}
-
-class SmokeFailure extends Error {}
-function fail(message) {
-  throw new SmokeFailure(message)
-}
-
-const sel = (id) => `[data-test="${id}"]`
 
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
-  const executablePath = chromiumPath()
-  if (!existsSync(executablePath)) fail(`Chromium not found at ${executablePath} (set CHROMIUM_PATH or apt-get install chromium)`)
   if (SHOT_DIR) mkdirSync(SHOT_DIR, { recursive: true })
 
-  const browser = await chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS })
-  ok(`launched ${executablePath}`)
+  const browser = await launchChromium()
   try {
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } })
     const page = await context.newPage()
@@ -130,15 +91,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    console.log(`smoke: all ${stepNo} steps passed`)
-    process.exit(0)
-  },
-  (err) => {
-    const message = err instanceof SmokeFailure ? err.message : err?.stack || String(err)
-    console.error(`not ok ${stepNo + 1} - ${message}`)
-    console.error('smoke: FAILED')
-    process.exit(1)
-  },
-)
+runSteps('smoke', main)

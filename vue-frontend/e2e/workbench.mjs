@@ -15,53 +15,17 @@
 //   CHROMIUM_PATH            optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS           optional: per-step timeout (default 15000)
 //   E2E_HANDOFF_TIMEOUT_MS   optional: how long to wait for the handoff toast (default 60000)
-import { execSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { chromium } from 'playwright-core'
+import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, sel } from './browser.mjs'
 
-const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
 const USERNAME = process.env.E2E_USERNAME || ''
 const PASSWORD = process.env.E2E_PASSWORD || ''
 const TRIGGER_URL = process.env.TRIGGER_URL || ''
 const TRIGGER_BODY = process.env.TRIGGER_BODY || ''
 const SCREENSHOT = process.env.SCREENSHOT || ''
-const STEP_TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15000)
 const HANDOFF_TIMEOUT = Number(process.env.E2E_HANDOFF_TIMEOUT_MS || 60000)
 const STAFF_TEXT = '您好，我是人工客服小李'
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
-
-function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  try {
-    const found = execSync('command -v chromium', { shell: '/bin/sh', encoding: 'utf8' }).trim()
-    if (found) return found
-  } catch {
-    // not on PATH
-  }
-  return '/usr/bin/chromium'
-}
-
-let stepNo = 0
-function ok(message) {
-  stepNo += 1
-  console.log(`ok ${stepNo} - ${message}`)
-}
-
-class WorkbenchFailure extends Error {}
-function fail(message) {
-  throw new WorkbenchFailure(message)
-}
-
-const sel = (id) => `[data-test="${id}"]`
 
 /** Wait until the chat header's mode tag reads `want`. */
 async function expectMode(page, want) {
@@ -81,11 +45,8 @@ let page = null
 
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
-  const executablePath = chromiumPath()
-  if (!existsSync(executablePath)) fail(`Chromium not found at ${executablePath} (set CHROMIUM_PATH or apt-get install chromium)`)
 
-  const browser = await chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS })
-  ok(`launched ${executablePath}`)
+  const browser = await launchChromium()
   try {
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })
     page = await context.newPage()
@@ -180,15 +141,4 @@ async function screenshotOnFailure() {
   }
 }
 
-main().then(
-  () => {
-    console.log(`workbench: all ${stepNo} steps passed`)
-    process.exit(0)
-  },
-  (err) => {
-    const message = err instanceof WorkbenchFailure ? err.message : err?.stack || String(err)
-    console.error(`not ok ${stepNo + 1} - ${message}`)
-    console.error('workbench: FAILED')
-    process.exit(1)
-  },
-)
+runSteps('workbench', main)

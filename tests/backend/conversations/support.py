@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,3 @@ async def workbench(
         yield bench
     finally:
         await bench.api.aclose()
-
-
-Predicate = Callable[[], Awaitable[bool]]

@@ -24,7 +24,7 @@ def slow_llm(llm_stub: LLMStub) -> None:
     llm_stub.default = Reply(content="这款卫衣 199 元，有 XL 码。", delay=LLM_SECONDS)
 
 
-async def _ai_messages_at_sim(bench: Workbench) -> list[float]:
+def _ai_messages_at_sim(bench: Workbench) -> list[float]:
     return [
         m.sent_at
         for m in bench.sim.state.sent_messages(app_id=bench.remote["appId"], to_wxid=bench.customer)
@@ -47,7 +47,7 @@ async def test_takeover_during_generation_drops_the_ai_reply_every_time(
         taken = await workbench.api.post(f"/api/conversations/{conversation.id}/takeover", json={})
         assert taken.status_code == 200, taken.text
         await workbench.settle()
-        assert await _ai_messages_at_sim(workbench) == []
+        assert _ai_messages_at_sim(workbench) == []
         released = await workbench.api.post(f"/api/conversations/{conversation.id}/release", json={})
         assert released.status_code == 200, released.text
     async with workbench.db.sessionmaker() as session:
@@ -70,7 +70,7 @@ async def test_takeover_at_random_moments_never_lets_an_ai_reply_out_afterwards(
         assert taken.status_code == 200, taken.text
         taken_at = time.time()
         await workbench.settle()
-        violations += sum(1 for sent_at in await _ai_messages_at_sim(workbench) if sent_at > taken_at)
+        violations += sum(1 for sent_at in _ai_messages_at_sim(workbench) if sent_at > taken_at)
         released = await workbench.api.post(f"/api/conversations/{conversation.id}/release", json={})
         assert released.status_code == 200, released.text
     async with workbench.db.sessionmaker() as session:
@@ -78,4 +78,4 @@ async def test_takeover_at_random_moments_never_lets_an_ai_reply_out_afterwards(
             select(func.count()).select_from(ReplyDecision).where(ReplyDecision.outcome == "sent")
         )
     assert violations == 0
-    assert sent == len(await _ai_messages_at_sim(workbench))
+    assert sent == len(_ai_messages_at_sim(workbench))

@@ -13,36 +13,23 @@ import asyncio
 import json
 import os
 import secrets
-import socket
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.support import scratch_database  # noqa: E402 - needs the repository on sys.path first
+from tests.perf.support import median, percentile, scratch_database, server_process  # noqa: E402 - needs the repository on sys.path first
 
 APP_ID = "wx_benchaccount000000001"
 ACCOUNT_WXID = "wxid_benchaccount01"
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(kind: str, port: int, database_url: str) -> None:
@@ -78,31 +65,6 @@ def serve(kind: str, port: int, database_url: str) -> None:
     settings.redis.url = os.environ.get("BENCH_REDIS_URL") or None
     settings.server.log_level = "WARNING"
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
-
-
-@contextmanager
-def server_process(kind: str, database_url: str) -> Iterator[str]:
-    """Start a server subprocess and yield its base URL once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--database-url", database_url],
-        cwd=REPO_ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(f"{url}/callbacks/gewe/probe", content=b"{}", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{kind} server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 @dataclass
@@ -196,9 +158,7 @@ async def paced(url: str, payloads: list[bytes], rate: float) -> Figures:
 
 
 def _figures(latencies: list[float], per_second: float, errors: int) -> Figures:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return Figures(per_second, statistics.median(ordered) * 1000, p99 * 1000, errors)
+    return Figures(per_second, median(latencies) * 1000, percentile(latencies, 0.99) * 1000, errors)
 
 
 async def prepare(database_url: str) -> str:
@@ -274,7 +234,7 @@ def main() -> None:
         secret = asyncio.run(prepare(database_url))
         results: dict[str, tuple[Figures, Figures]] = {}
         for kind in ("bare", "app", "accept-only"):
-            with server_process(kind, database_url) as base_url:
+            with server_process(Path(__file__), kind, args=("--database-url", database_url)) as base_url:
                 url = f"{base_url}/callbacks/gewe/{secret}"
                 offset = {"bare": 10_000_000, "app": 20_000_000, "accept-only": 30_000_000}[kind]
                 asyncio.run(saturate(url, bodies(200, offset), args.concurrency))

@@ -15,13 +15,10 @@ import asyncio
 import json
 import os
 import secrets
-import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +31,12 @@ from fastapi.responses import JSONResponse
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.support import scratch_database  # noqa: E402 - needs the repository on sys.path first
+from tests.perf.support import median, percentile, scratch_database, server_process  # noqa: E402 - needs the repository on sys.path first
 
 SIM_TOKEN = "bench-sim-token"
 LOAD_APP_ID = "wx_benchload000000000001"
 LOAD_WXID = "wxid_benchload01"
 NO_PACING = {"per_minute_cap": 1_000_000, "min_gap_per_chat": 0.0, "switch_jitter": [0.0, 0.0], "daily_cap": None}
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(kind: str, port: int) -> None:
@@ -96,40 +84,10 @@ def serve(kind: str, port: int) -> None:
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
 
 
-@contextmanager
-def server_process(kind: str, env: dict[str, str]) -> Iterator[str]:
-    """Start a server subprocess and yield its base URL once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port)], cwd=REPO_ROOT, env={**os.environ, **env}
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{kind} server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value at a fraction of the sorted list (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
 def summary(values: list[float]) -> str:
     """p50/p95/p99 in milliseconds."""
     return (
-        f"p50 {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms   "
+        f"p50 {median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms   "
         f"p99 {percentile(values, 0.99):6.1f} ms   n={len(values)}"
     )
 
@@ -303,12 +261,12 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         }
         results: dict[str, list[float]] = {}
         for kind, secret in (("bare-send", "bare"), ("app", ids["ai_secret"])):
-            with server_process(kind, env) as base_url:
+            with server_process(Path(__file__), kind, env=env) as base_url:
                 await control.post("/_sim/callbacks", json={"callbackUrl": f"{base_url}/callbacks/gewe/{secret}"})
                 await reply_latencies(sim_url, remote, 10, question="卫衣多少钱？")  # warm-up
                 results[kind] = await reply_latencies(sim_url, remote, args.replies, question="卫衣多少钱？")
         for kind, secret, auth in (("bare-emit", "bare", None), ("app", ids["load_secret"], token)):
-            with server_process(kind, env) as base_url:
+            with server_process(Path(__file__), kind, env=env) as base_url:
                 results[f"{kind}-events"] = await event_latencies(base_url, secret, auth, args.rate, args.seconds)
     print(
         f"\ncallback -> AI reply sent (offline provider, KB retrieval, pacing off), {args.replies} messages one by one"

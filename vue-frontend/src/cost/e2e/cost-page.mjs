@@ -6,21 +6,9 @@
 // Environment: BASE_URL, E2E_USERNAME, E2E_PASSWORD, E2E_EXPECT_TOTAL (text of the total, e.g. ¥0.0063),
 // E2E_EXPECT_ROWS (ledger rows), E2E_EXPECT_POINTS (data points of the spend chart: days x models),
 // E2E_EXPECT_ACCOUNTS (bars of the top accounts chart), E2E_EXPECT_GAUGES (budget gauges), optional
-// E2E_SCREENSHOT_DIR and CHROMIUM_PATH (default /usr/bin/chromium).
+// E2E_SCREENSHOT_DIR and CHROMIUM_PATH (default `command -v chromium`).
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
-
-const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
-const sel = (id) => `[data-test="${id}"]`
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
+import { BASE_URL, launchChromium, sel } from '../../../e2e/browser.mjs'
 
 /**
  * Wait until the ECharts container has finished rendering a canvas fed with `points` data points from the API,
@@ -45,7 +33,7 @@ async function checkChart(page, selector, points) {
 }
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', headless: true, args: ARGS })
+  const browser = await launchChromium()
   try {
     // China time, as the ledger's days are: the page's default range then ends on the rollups' today.
     const page = await browser.newPage({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1400, height: 1000 } })

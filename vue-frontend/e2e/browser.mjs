@@ -1,0 +1,70 @@
+// Shared pieces of the browser scripts: a system Chromium via playwright-core (never downloaded),
+// data-test selectors, and TAP-style step reporting (`ok N - ...`, `not ok N - ...`, exit 0/1).
+import { execSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chromium } from 'playwright-core'
+
+export const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
+export const STEP_TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15000)
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+export const sel = (id) => `[data-test="${id}"]`
+
+/** CHROMIUM_PATH, else `command -v chromium`, else /usr/bin/chromium. */
+export function chromiumPath() {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
+  try {
+    const found = execSync('command -v chromium', { shell: '/bin/sh', encoding: 'utf8' }).trim()
+    if (found) return found
+  } catch {
+    // not on PATH
+  }
+  return '/usr/bin/chromium'
+}
+
+class StepFailure extends Error {}
+let stepNo = 0
+
+/** Report a passed step. */
+export function ok(message) {
+  stepNo += 1
+  console.log(`ok ${stepNo} - ${message}`)
+}
+
+/** Fail the current step with a message (no stack trace in the report). */
+export function fail(message) {
+  throw new StepFailure(message)
+}
+
+/** Launch headless Chromium from the system (fails the step when it is missing). */
+export async function launchChromium() {
+  const executablePath = chromiumPath()
+  if (!existsSync(executablePath)) fail(`Chromium not found at ${executablePath} (set CHROMIUM_PATH or apt-get install chromium)`)
+  const browser = await chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS })
+  ok(`launched ${executablePath}`)
+  return browser
+}
+
+/** Run the steps of a script named `name`, print the TAP summary and exit. */
+export function runSteps(name, steps) {
+  steps().then(
+    () => {
+      console.log(`${name}: all ${stepNo} steps passed`)
+      process.exit(0)
+    },
+    (err) => {
+      const message = err instanceof StepFailure ? err.message : err?.stack || String(err)
+      console.error(`not ok ${stepNo + 1} - ${message}`)
+      console.error(`${name}: FAILED`)
+      process.exit(1)
+    },
+  )
+}
