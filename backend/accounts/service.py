@@ -181,7 +181,7 @@ async def set_status(session: AsyncSession, *, account: Account, status: Account
         return False
     account.status, account.status_detail, account.status_changed_at = status, detail, utcnow()
     await session.flush()
-    await publish(
+    publish(
         session,
         organization_id=account.organization_id,
         type="device.status",

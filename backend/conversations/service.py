@@ -127,7 +127,7 @@ async def view(session: AsyncSession, conversation: Conversation) -> Conversatio
 async def publish_updated(session: AsyncSession, conversation: Conversation) -> ConversationOut:
     """Tell consoles the conversation changed (`conversation.updated`)."""
     body = await view(session, conversation)
-    await publish(
+    publish(
         session,
         organization_id=conversation.organization_id,
         type="conversation.updated",
@@ -356,7 +356,7 @@ async def _notify(
 ) -> None:
     """Send a handoff event to the named staff (their user rooms)."""
     deadline = conversation.handoff_deadline
-    await publish(
+    publish(
         session,
         organization_id=conversation.organization_id,
         type=type,

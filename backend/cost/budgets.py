@@ -128,6 +128,6 @@ async def raise_alerts(session: AsyncSession, statuses: list[BudgetStatus]) -> l
             if inserted is None:
                 continue
             payload = alert_payload(status, level)
-            await publish(session, organization_id=status.budget.organization_id, type="cost.alert", data=payload)
+            publish(session, organization_id=status.budget.organization_id, type="cost.alert", data=payload)
             raised.append((status.budget, payload))
     return raised

@@ -279,7 +279,7 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
         unread_delta=0 if event.is_self_sent else 1,
         preview=message.text,
     )
-    await publish(
+    publish(
         session,
         organization_id=account.organization_id,
         type="message.new",

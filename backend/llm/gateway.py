@@ -40,7 +40,7 @@ from backend.llm.types import (
     Usage,
 )
 from backend.realtime.server import Broadcaster
-from backend.realtime.service import PENDING_KEY, publish
+from backend.realtime.service import publish
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ class LLMGateway:
         error: str | None,
         reply: ProviderReply | None = None,
     ) -> Decimal:
-        """Write the attempt's ledger row, raise budget alerts and publish cost.updated, in one transaction."""
+        """Commit the attempt's ledger row, then raise budget alerts and publish cost.updated in a second transaction."""
         context = call.context
         attempt = metering.Attempt(
             request_id=request_id,
@@ -298,33 +298,37 @@ class LLMGateway:
         )
         async with self.database.sessionmaker() as session:
             entry = await metering.record_attempt(session, attempt)
-            self._add_delta(entry.organization_id, entry.cost, usage)
-            raised: list[tuple[Any, dict[str, Any]]] = []
-            pending_before = len(session.info.get(PENDING_KEY, []))
+            await session.commit()
+        self._add_delta(entry.organization_id, entry.cost, usage)
+        raised: list[tuple[Any, dict[str, Any]]] = []
+        async with self.database.sessionmaker() as session:
             try:
-                # Events lock the organisation row (its seq). A caller may hold that lock in an open
-                # transaction while it awaits this call: give up on the events rather than deadlock.
+                # Events are numbered under the organisation row's lock at commit. A caller may hold that lock
+                # in an open transaction while it awaits this call: give up on the events rather than deadlock.
                 # Alerts and their rows roll back together, so the next call raises them again.
-                async with session.begin_nested():
-                    timeout_ms = int(self.config.event_lock_timeout_seconds * 1000)
-                    await session.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
-                    if entry.cost or entry.input_tokens or entry.output_tokens:
-                        statuses = await budgets.applicable_statuses(
-                            session,
-                            organization_id=context.organization_id,
-                            user_id=context.user_id,
-                            account_id=context.account_id,
-                            day=local_day(entry.created_at),
-                        )
-                        raised = await budgets.raise_alerts(session, statuses)
-                    await self._publish_update(session, entry.organization_id, local_day(entry.created_at).isoformat())
+                timeout_ms = int(self.config.event_lock_timeout_seconds * 1000)
+                await session.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
+                if entry.cost or entry.input_tokens or entry.output_tokens:
+                    statuses = await budgets.applicable_statuses(
+                        session,
+                        organization_id=context.organization_id,
+                        user_id=context.user_id,
+                        account_id=context.account_id,
+                        day=local_day(entry.created_at),
+                    )
+                    raised = await budgets.raise_alerts(session, statuses)
+                updated = self._publish_update(session, entry.organization_id, local_day(entry.created_at).isoformat())
+                await self._commit(session)
             except DBAPIError as exc:
                 if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
                     raise
-                raised = []
-                del session.info.get(PENDING_KEY, [])[pending_before:]  # their rows were rolled back
+                await session.rollback()
+                raised, updated = [], None
                 logger.warning("cost events postponed: organisation row is locked", extra={"request_id": request_id})
-            await self._commit(session)
+        if updated is not None:
+            # Only once published: a postponed update keeps the totals for the next one.
+            self._last_update[entry.organization_id] = updated
+            del self._deltas[entry.organization_id]
         for budget, payload in raised:
             if budget.webhook_url:
                 self._spawn(webhooks.deliver(budget.webhook_url, payload, attempts=self.config.webhook_attempts))
@@ -337,13 +341,16 @@ class LLMGateway:
         delta.output_tokens += usage.output_tokens
         delta.cost += cost
 
-    async def _publish_update(self, session: AsyncSession, organization_id: uuid.UUID, day: str) -> None:
-        """Publish `cost.updated` with the totals since the last one, at most once per update interval per org."""
+    def _publish_update(self, session: AsyncSession, organization_id: uuid.UUID, day: str) -> float | None:
+        """Publish `cost.updated` with the totals since the last one, at most once per update interval per org.
+
+        Returns the time to record as the last update once the transaction commits, None when nothing was published.
+        """
         now = time.monotonic()
         delta = self._deltas.get(organization_id)
         if delta is None or now - self._last_update.get(organization_id, -1e9) < self.config.update_interval_seconds:
-            return
-        await publish(
+            return None
+        publish(
             session,
             organization_id=organization_id,
             type="cost.updated",
@@ -356,9 +363,7 @@ class LLMGateway:
                 "currency": "CNY",
             },
         )
-        # Only once published: a failed publish keeps the totals for the next one.
-        self._last_update[organization_id] = now
-        del self._deltas[organization_id]
+        return now
 
     async def _commit(self, session: AsyncSession) -> None:
         if self.broadcaster is not None:

@@ -248,7 +248,7 @@ async def send(
         session, conversation_id=conversation_id, at=utcnow(), unread_delta=0, preview=message.text
     )
     await session.refresh(message)
-    await publish(
+    publish(
         session,
         organization_id=account.organization_id,
         type="message.status",

@@ -6,13 +6,16 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.organizations.models import Organization
 from backend.realtime.models import RealtimeEvent
 from backend.realtime.schemas import EventOut, EventPage
 
 PENDING_KEY = "realtime.pending"
+UNNUMBERED_KEY = "realtime.unnumbered"
 
 
 def org_room(organization_id: uuid.UUID) -> str:
@@ -35,7 +38,7 @@ def user_room(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
-async def publish(
+def publish(
     session: AsyncSession,
     *,
     organization_id: uuid.UUID,
@@ -43,26 +46,50 @@ async def publish(
     data: dict[str, Any],
     rooms: list[str] | None = None,
 ) -> RealtimeEvent:
-    """Number and store an event; it is pushed to consoles after the transaction commits."""
-    seq = await session.scalar(
-        update(Organization)
-        .where(Organization.id == organization_id)
-        .values(event_seq=Organization.event_seq + 1)
-        .returning(Organization.event_seq)
-    )
-    if seq is None:
-        raise ValueError(f"unknown organisation {organization_id}")
+    """Queue an event in the session; it is numbered and stored at commit, then pushed to consoles."""
     event = RealtimeEvent(
-        organization_id=organization_id,
-        seq=seq,
-        type=type,
-        data=data,
-        rooms=rooms or [org_room(organization_id)],
+        organization_id=organization_id, type=type, data=data, rooms=rooms or [org_room(organization_id)]
     )
-    session.add(event)
-    await session.flush()
-    session.info.setdefault(PENDING_KEY, []).append(event)
+    if not session.in_transaction():
+        session.sync_session.begin()  # no I/O: a rollback before any statement then has a transaction to discard
+    session.info.setdefault(UNNUMBERED_KEY, []).append(event)
     return event
+
+
+@listens_for(Session, "before_commit")
+def _number_events(session: Session) -> None:
+    """Number the transaction's events per organisation and store them, as late as possible.
+
+    The organisation row stays locked from this UPDATE to the commit, so events are numbered in commit
+    order and the lock is held for the last statements only (not for the whole transaction).
+    """
+    events: list[RealtimeEvent] = session.info.pop(UNNUMBERED_KEY, [])
+    by_organization: dict[uuid.UUID, list[RealtimeEvent]] = {}
+    for event in events:
+        by_organization.setdefault(event.organization_id, []).append(event)
+    for organization_id in sorted(by_organization):  # one lock order everywhere: no deadlocks between organisations
+        batch = by_organization[organization_id]
+        last = session.scalar(
+            update(Organization)
+            .where(Organization.id == organization_id)
+            .values(event_seq=Organization.event_seq + len(batch))
+            .returning(Organization.event_seq)
+        )
+        if last is None:
+            raise ValueError(f"unknown organisation {organization_id}")
+        for offset, event in enumerate(batch):
+            event.seq = last - len(batch) + 1 + offset
+    session.add_all(events)
+    if events:
+        session.info.setdefault(PENDING_KEY, []).extend(events)
+
+
+@listens_for(Session, "after_soft_rollback")
+def _forget_events(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Events of a rolled-back transaction are neither stored nor pushed (a savepoint's rollback keeps them)."""
+    if previous_transaction.parent is None:
+        session.info.pop(UNNUMBERED_KEY, None)
+        session.info.pop(PENDING_KEY, None)
 
 
 def take_pending(session: AsyncSession) -> list[RealtimeEvent]:

@@ -47,7 +47,7 @@ class Listener:
 async def _publish(live_server, organization_id, type_: str, data: dict[str, Any]) -> int:
     state = live_server.state
     async with state.database.sessionmaker() as session:
-        event = await publish(session, organization_id=organization_id, type=type_, data=data)
+        event = publish(session, organization_id=organization_id, type=type_, data=data)
         await state.broadcaster.commit(session)
         return event.seq
 
