@@ -28,6 +28,7 @@ from backend.ingest.router import router as callbacks_router
 from backend.messages.router import router as messages_router
 from backend.realtime.router import router as events_router
 from backend.realtime.server import Broadcaster, create_socket_server
+from backend.sop.router import router as sop_router
 from backend.system.router import router as system_router
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
         app.include_router(router)
     app.include_router(conversations_router)
     app.include_router(messages_router)
+    app.include_router(sop_router)
     app.include_router(cost_router)
     app.include_router(agent_router)
     app.include_router(mock_crm_router)

@@ -167,6 +167,32 @@ def serve(
         run_server(settings)
 
 
+@app.command()
+def worker() -> None:
+    """Run ingest consumers, SOP dispatch and leader-elected jobs (no HTTP); settings from the environment."""
+    settings = load_settings("worker")
+    database_url = settings.database.url
+    if not database_url:
+        fail("salesbot worker needs DATABASE_URL: the database the API instances use")
+        return
+    if not settings.redis.url:
+        fail("salesbot worker needs REDIS_URL: workers share the pacer, the ingest stream and events through Redis")
+    problems = weak_secret_problems(settings)
+    if problems:
+        fail("refusing to run with unsafe secrets: " + "; ".join(problems))
+    from backend.core.logs import configure_logging
+    from backend.worker import run_worker
+
+    configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
+    try:
+        asyncio.run(_check_migrated(database_url))
+    except DatabaseNotMigrated as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot reach the database: {exc}")
+    asyncio.run(run_worker(settings))
+
+
 async def _check_migrated(url: str) -> None:
     database = Database(url)
     try:

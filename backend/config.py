@@ -133,6 +133,30 @@ class ServerSettings(BaseSettings):
     log_json: bool = Field(True, description="JSON log lines (one object per line).")
 
 
+class SopSettings(BaseSettings):
+    """SOP planning and dispatch in this process (turn off in API processes when `salesbot worker` runs them)."""
+
+    model_config = _group("SOP_")
+
+    dispatch: bool = Field(True, description="Plan and send SOP deliveries in this process.")
+    tick_seconds: float = Field(5.0, description="Leader tick: planning, expired claims, completion, progress.")
+    dispatch_interval: float = Field(1.0, description="How often each process looks for due deliveries.")
+    leader_retry_seconds: float = Field(5.0, description="How often a follower tries to become the leader.")
+    claim_lease_seconds: float = Field(120.0, description="How long a claimed delivery stays with its worker.")
+    echo_grace_seconds: float = Field(
+        90.0, description="How long an unconfirmed send waits for GeWe's echo before it is sent again."
+    )
+    max_attempts: int = Field(5, description="Attempts of a delivery before it goes to the dead-letter list.")
+    retry_base_seconds: float = Field(30.0, description="First retry delay after a transient GeWe error (doubles).")
+    late_after_seconds: float = Field(900.0, description="A delivery sent later than this after its due time is late.")
+    max_pacer_wait_seconds: float = Field(30.0, description="Longer pacing waits hand the delivery back until then.")
+    human_wait_seconds: float = Field(
+        600.0, description="When a person holds the chat and the step waits: recheck after."
+    )
+    horizon_hours: float = Field(24.0, description="How far ahead recurring (cron) steps are planned.")
+    max_lanes: int = Field(32, description="Accounts sent for concurrently by one process.")
+
+
 class Settings(BaseSettings):
     """All settings of one process, grouped by the part they configure."""
 
@@ -152,6 +176,7 @@ class Settings(BaseSettings):
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    sop: SopSettings = Field(default_factory=SopSettings)
 
     @cached_property
     def public_base_url(self) -> str:

@@ -13,5 +13,6 @@ from backend.messages.models import Conversation, Message  # noqa: F401
 from backend.organizations.models import Organization
 from backend.realtime.models import RealtimeEvent
 from backend.replies.models import ReplyDecision  # noqa: F401
+from backend.sop.models import Sop, SopDelivery, SopStep, SopTarget  # noqa: F401
 
 __all__ = ["AuditEvent", "Base", "LoginFailure", "Organization", "RealtimeEvent", "RefreshToken", "User"]

@@ -54,6 +54,9 @@ class PacingPolicy:
     backoff_max: float = 3600.0
     backoff_reset_after: float = 3600.0
     horizon_days: int = 14
+    # Added to the per-chat gap and the cap window: the time from a reserved slot to GeWe receiving the
+    # message varies by a few milliseconds, so a sender that must keep the limits as GeWe sees them sets it.
+    send_margin: float = 0.0
 
 
 class Segment(NamedTuple):
@@ -156,9 +159,9 @@ class _PacerBase(ABC):
         request = _SlotRequest(
             now_ms=math.ceil(now * 1000),
             chat_id=chat_id,
-            gap_ms=round(policy.min_gap_per_chat * 1000),
+            gap_ms=round((policy.min_gap_per_chat + policy.send_margin) * 1000),
             jitter_ms=round(self._rng.uniform(low, high) * 1000),
-            window_ms=round(policy.window_seconds * 1000),
+            window_ms=round((policy.window_seconds + policy.send_margin) * 1000),
             cap=policy.per_minute_cap,
             daily_cap=policy.daily_cap,
             segments=allowed_segments(policy, now),

@@ -101,4 +101,10 @@ async def ensure_demo_account(
                 await runtime.monitor.commit(session)
             if account.status == AccountStatus.online:
                 logger.info("demo account %s online as %s", account.id, status.account.wxid)
+                async with sessionmaker() as session:
+                    account = await service.get_account(session, organization_id=organization_id, account_id=account_id)
+                    # Friends with their labels, so the demo SOP's tag targets match people.
+                    friends, groups = await service.sync_contacts(session, account=account, gateway=runtime.gateway)
+                    await runtime.monitor.commit(session)
+                logger.info("demo account synced %d friends and %d groups", friends, groups)
                 return account

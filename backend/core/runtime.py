@@ -94,6 +94,7 @@ async def ensure_demo_data(database: Database, logins: list[dict[str, str]]) -> 
     from backend.auth.service import create_user
     from backend.core.security import hash_password
     from backend.organizations.service import get_or_create
+    from backend.sop.demo import ensure_demo_sop
 
     async with database.sessionmaker() as session:
         organization = await get_or_create(session, name=DEMO_ORGANIZATION)
@@ -111,4 +112,10 @@ async def ensure_demo_data(database: Database, logins: list[dict[str, str]]) -> 
             else:
                 user.password_hash = hash_password(login["password"])
                 user.is_active = True
+        await session.flush()
+        manager = await session.scalar(
+            select(User).where(User.organization_id == organization.id, User.role == Role.manager).limit(1)
+        )
+        if manager is not None:
+            await ensure_demo_sop(session, manager=manager)
         await session.commit()

@@ -32,9 +32,11 @@ from backend.llm.factory import get_gateway
 from backend.llm.gateway import LLMGateway
 from backend.replies.runtime import ReplyWorker
 from backend.replies.service import ReplyDeps
-from bots.pacer import InProcessPacer, RedisPacer
+from bots.pacer import InProcessPacer, PacingPolicy, RedisPacer
 
 logger = logging.getLogger(__name__)
+# Seconds added to pacing gaps and windows so the limits hold as GeWe sees the sends (see PacingPolicy).
+SEND_MARGIN = 0.2
 
 
 class ChannelRuntime:
@@ -61,7 +63,10 @@ class ChannelRuntime:
         self.database = database
         self.consume = consume
         self.gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
-        self.pacer: InProcessPacer | RedisPacer = RedisPacer(redis) if redis is not None else InProcessPacer()
+        policy = PacingPolicy(send_margin=SEND_MARGIN)
+        self.pacer: InProcessPacer | RedisPacer = (
+            RedisPacer(redis, policy) if redis is not None else InProcessPacer(policy)
+        )
         self.repository = InboxRepository(database.url)
         self.directory = AccountDirectory(self.repository)
         self.monitor = StatusMonitor(

@@ -243,7 +243,17 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
     if (
         event.is_self_sent
         and event.new_msg_id
-        and await messages.mark_echo(session, account_id=account.id, new_msg_id=event.new_msg_id)
+        and (
+            await messages.mark_echo(session, account_id=account.id, new_msg_id=event.new_msg_id)
+            or await messages.confirm_unacknowledged_send(
+                session,
+                conversation_id=conversation_id,
+                kind=event.kind.value,
+                text=event.text or event.content,
+                new_msg_id=event.new_msg_id,
+                msg_id=event.msg_id or None,
+            )
+        )
     ):
         return None
     if created and not event.is_group:

@@ -101,15 +101,17 @@ def policy_with_overrides(default: PacingPolicy, overrides: dict[str, Any]) -> P
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outgoing:
-    """What to send: text, an image URL, or a link card."""
+    """What to send: text, an image URL, a link card or a file URL."""
 
-    kind: str = "text"  # text | image | link
+    kind: str = "text"  # text | image | link | file
     text: str = ""
     image_url: str = ""
     title: str = ""
     description: str = ""
     url: str = ""
     thumb_url: str = ""
+    file_url: str = ""
+    file_name: str = ""
 
     def stored_text(self) -> str:
         """The text kept on the message row (searchable, shown in lists)."""
@@ -117,6 +119,8 @@ class Outgoing:
             return "[图片]"
         if self.kind == "link":
             return f"[链接] {self.title}"
+        if self.kind == "file":
+            return f"[文件] {self.file_name}"
         return self.text
 
     def payload(self) -> dict[str, Any]:
@@ -125,6 +129,8 @@ class Outgoing:
             return {"image_url": self.image_url}
         if self.kind == "link":
             return {"link": {"title": self.title, "description": self.description, "url": self.url}}
+        if self.kind == "file":
+            return {"file": {"url": self.file_url, "name": self.file_name}}
         return {}
 
 
@@ -171,7 +177,8 @@ async def lock_conversation(session: AsyncSession, conversation_id: uuid.UUID) -
     return conversation
 
 
-async def _post(gateway: GeweGateway, account: Account, to_wxid: str, content: Outgoing) -> Any:
+async def post_content(gateway: GeweGateway, account: Account, to_wxid: str, content: Outgoing) -> Any:
+    """Call the GeWe send path for the content's kind; GeWe's ids come back on the result."""
     client = gateway.client(account)
     app_id = account.app_id or ""
     if content.kind == "image":
@@ -185,6 +192,8 @@ async def _post(gateway: GeweGateway, account: Account, to_wxid: str, content: O
             link_url=content.url,
             thumb_url=content.thumb_url,
         )
+    if content.kind == "file":
+        return await client.post_file(app_id, to_wxid, content.file_url, content.file_name)
     return await client.post_text(app_id, to_wxid, content.text)
 
 
@@ -233,29 +242,51 @@ async def send(
     if not account.app_id:
         message.status, message.error = "failed", "this account has never logged in (no GeWe appId)"
     else:
-        try:
-            result = await _post(gateway, account, to_wxid, content)
-        except GeweError as exc:
-            if isinstance(exc, GeweTooOftenError):
-                pause = await pacer.report_too_often(str(account.id))
-                logger.warning("account %s sends too often; pacer paused it for %.0fs", account.id, pause)
-            message.status, message.error = "failed", gewe_message(exc)
-        else:
-            message.status, message.sent_at = "sent", utcnow()
-            message.new_msg_id, message.msg_id = result.new_msg_id or None, result.msg_id or None
+        await post_message(
+            session, account=account, message=message, to_wxid=to_wxid, content=content, gateway=gateway, pacer=pacer
+        )
+    await finish_message(session, message)
+    return message
+
+
+async def post_message(
+    session: AsyncSession,
+    *,
+    account: Account,
+    message: Message,
+    to_wxid: str,
+    content: Outgoing,
+    gateway: GeweGateway,
+    pacer: ChannelPacer,
+) -> GeweError | None:
+    """Call GeWe for a stored outgoing message and record the outcome on it; the GeWe error, if any, is returned."""
+    try:
+        result = await post_content(gateway, account, to_wxid, content)
+    except GeweError as exc:
+        if isinstance(exc, GeweTooOftenError):
+            pause = await pacer.report_too_often(str(account.id))
+            logger.warning("account %s sends too often; pacer paused it for %.0fs", account.id, pause)
+        message.status, message.error = "failed", gewe_message(exc)
+        return exc
+    message.status, message.sent_at = "sent", utcnow()
+    message.new_msg_id, message.msg_id = result.new_msg_id or None, result.msg_id or None
+    return None
+
+
+async def finish_message(session: AsyncSession, message: Message) -> None:
+    """Store a sent or failed message, move its conversation forward and tell the consoles."""
     await session.flush()
     await touch_conversation(
-        session, conversation_id=conversation_id, at=utcnow(), unread_delta=0, preview=message.text
+        session, conversation_id=message.conversation_id, at=utcnow(), unread_delta=0, preview=message.text
     )
     await session.refresh(message)
     publish(
         session,
-        organization_id=account.organization_id,
+        organization_id=message.organization_id,
         type="message.status",
         data=message_data(message),
         rooms=message_rooms(message),
     )
-    return message
 
 
 async def send_text(
@@ -295,6 +326,44 @@ async def mark_echo(session: AsyncSession, *, account_id: uuid.UUID, new_msg_id:
             Message.sent_by != "phone",
         )
         .values(echoed_at=utcnow())
+        .returning(Message.id)
+    )
+    return found is not None
+
+
+async def confirm_unacknowledged_send(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    kind: str,
+    text: str,
+    new_msg_id: str,
+    msg_id: str | None,
+) -> bool:
+    """Match an echo to our own send whose sender stopped before GeWe's answer was stored; False when none waits.
+
+    Such a send is left `sending` with no GeWe id (a worker killed mid-call, a timeout after GeWe may have
+    acted); its echo proves it went out, so it is marked sent instead of being taken for a phone message.
+    """
+    waiting = (
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == "out",
+            Message.status == "sending",
+            Message.new_msg_id.is_(None),
+            Message.kind == kind,
+        )
+        .order_by(Message.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if kind == "text":
+        waiting = waiting.where(Message.text == text)
+    found = await session.scalar(
+        update(Message)
+        .where(Message.id == waiting.scalar_subquery())
+        .values(status="sent", new_msg_id=new_msg_id, msg_id=msg_id, sent_at=utcnow(), echoed_at=utcnow(), error=None)
         .returning(Message.id)
     )
     return found is not None

@@ -32,9 +32,9 @@ logger = logging.getLogger(__name__)
 
 
 class Broadcaster:
-    """Pushes committed events to the Socket.IO rooms they name."""
+    """Pushes committed events to the Socket.IO rooms they name (through a server, or a write-only Redis manager)."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer | socketio.AsyncRedisManager) -> None:
         self.sio = sio
 
     async def emit(self, events: list[RealtimeEvent]) -> None:

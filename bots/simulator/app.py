@@ -385,7 +385,9 @@ def _control_routes(state: SimulatorState) -> list[Route]:
     async def set_callbacks(request: Request) -> Response:
         body = await _read_json_object(request) or {}
         config = state.config
-        if "callbackUrl" in body:
+        if "callbackUrl" in body and body.get("appId"):
+            state.app_callback_urls[str(body["appId"])] = body["callbackUrl"]
+        elif "callbackUrl" in body:
             state.callback_url = body["callbackUrl"] or None
         config.duplicate_probability = float(body.get("duplicateProbability", config.duplicate_probability))
         config.late_redelivery_probability = float(

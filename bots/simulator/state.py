@@ -215,6 +215,8 @@ class SimulatorState:
         self.failures = FailureModes()
         self.tokens: set[str] = {self.config.token} if self.config.token else set()
         self.callback_url = self.config.callback_url
+        # Per-account callback URLs (the platform's URL carries each account's secret); else callback_url.
+        self.app_callback_urls: dict[str, str] = {}
         self.scripted_customers = self.config.scripted_customers
         self._msg_seq = 700_000_000
         self._http: httpx.AsyncClient | None = None
@@ -555,7 +557,7 @@ class SimulatorState:
 
     async def deliver(self, payload: dict[str, Any]) -> None:
         """POST a callback, then maybe a duplicate now and a late re-delivery, as GeWe does."""
-        if not self.callback_url:
+        if not self.callback_url_for(payload):
             return
         await self._post_callback(payload, "first")
         if self.rng.random() < self.config.duplicate_probability:
@@ -567,8 +569,12 @@ class SimulatorState:
         await asyncio.sleep(self.config.late_redelivery_delay)
         await self._post_callback(payload, "late")
 
+    def callback_url_for(self, payload: dict[str, Any]) -> str | None:
+        """Where a callback goes: its account's own URL when one is set, else the shared one."""
+        return self.app_callback_urls.get(str(payload.get("Appid", ""))) or self.callback_url
+
     async def _post_callback(self, payload: dict[str, Any], attempt: str) -> None:
-        url = self.callback_url
+        url = self.callback_url_for(payload)
         if not url:
             return
         if self._http is None:

@@ -184,3 +184,17 @@ async def test_redis_keys_are_prefixed_and_expire(redis_client: Any) -> None:
     assert all(key.startswith("pfx:{acct}:") for key in keys)
     ttls = [await redis_client.pttl(key) for key in keys]
     assert all(ttl > 0 for ttl in ttls)
+
+
+async def test_send_margin_widens_the_chat_gap_and_the_cap_window(make_pacer: PacerFactory) -> None:
+    pacer = make_pacer(
+        FakeClock(),
+        per_minute_cap=2,
+        window_seconds=10.0,
+        min_gap_per_chat=3.0,
+        switch_jitter=(0.0, 0.0),
+        send_margin=0.5,
+    )
+    slots = [await pacer.reserve_at("acct", chat) for chat in ("a", "a", "b")]
+    assert slots[1] - slots[0] == pytest.approx(3.5)
+    assert slots[2] - slots[0] == pytest.approx(10.5)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 
 import pytest
 
 from backend.auth.models import Role
 from tests.backend.accounts.support import Sim, make_account, settings, sim, sim_account
 from tests.backend.conversations.support import FAST_PACING, sales_kb
-from tests.e2e.test_console_smoke import FRONTEND, SCREENSHOTS, _browser_prerequisites
+from tests.e2e.test_console_smoke import SCREENSHOTS, run_browser_script
 
 __all__ = ["make_account", "sales_kb", "settings", "sim"]  # fixtures used here
 
@@ -20,7 +18,6 @@ __all__ = ["make_account", "sales_kb", "settings", "sim"]  # fixtures used here
 async def test_sales_user_gets_the_handoff_toast_takes_over_replies_and_releases(
     live_server, sim: Sim, make_org, make_account, make_user, sales_kb
 ) -> None:
-    chromium = _browser_prerequisites()
     organization = await make_org()
     user, password = await make_user(Role.sales, organization=organization)
     remote = await sim_account(sim)
@@ -31,26 +28,17 @@ async def test_sales_user_gets_the_handoff_toast_takes_over_replies_and_releases
         "/_sim/callbacks", json={"callbackUrl": f"{live_server.url}/callbacks/gewe/{account.callback_secret}"}
     )
     customer = remote["contacts"][0]["wxid"]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    process = await asyncio.create_subprocess_exec(
-        "node",
+    code, log = await run_browser_script(
         "e2e/workbench.mjs",
-        cwd=FRONTEND,
+        base_url=live_server.url,
+        username=user.username,
+        password=password,
         env={
-            **os.environ,
-            "BASE_URL": live_server.url,
-            "E2E_USERNAME": user.username,
-            "E2E_PASSWORD": password,
             "TRIGGER_URL": f"{sim.base_url}/_sim/inject",
             "TRIGGER_BODY": json.dumps({"appId": remote["appId"], "fromWxid": customer, "content": "转人工"}),
             "SCREENSHOT": str(SCREENSHOTS / "workbench-failure.png"),
-            "CHROMIUM_PATH": chromium,
         },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
-    log = output.decode(errors="replace")
-    assert process.returncode == 0, log
+    assert code == 0, log
     sent = [m.content for m in sim.state.sent_messages(app_id=remote["appId"], to_wxid=customer)]
     assert "您好，我是人工客服小李" in sent, (sent, log)

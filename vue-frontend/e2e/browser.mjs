@@ -1,7 +1,8 @@
 // Shared pieces of the browser scripts: a system Chromium via playwright-core (never downloaded),
 // data-test selectors, and TAP-style step reporting (`ok N - ...`, `not ok N - ...`, exit 0/1).
 import { execSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { chromium } from 'playwright-core'
 
 export const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '')
@@ -67,4 +68,16 @@ export function runSteps(name, steps) {
       process.exit(1)
     },
   )
+}
+
+/** Write a full-page PNG of `page` to `path` after a failed step (nothing when either is missing). */
+export async function screenshotOnFailure(page, path) {
+  if (!path || !page || page.isClosed()) return
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    await page.screenshot({ path, fullPage: true })
+    console.error(`# screenshot: ${path}`)
+  } catch (err) {
+    console.error(`# screenshot failed: ${err?.message || err}`)
+  }
 }

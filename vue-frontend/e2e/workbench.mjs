@@ -15,9 +15,7 @@
 //   CHROMIUM_PATH            optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS           optional: per-step timeout (default 15000)
 //   E2E_HANDOFF_TIMEOUT_MS   optional: how long to wait for the handoff toast (default 60000)
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, sel } from './browser.mjs'
+import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, screenshotOnFailure, sel } from './browser.mjs'
 
 const USERNAME = process.env.E2E_USERNAME || ''
 const PASSWORD = process.env.E2E_PASSWORD || ''
@@ -123,21 +121,10 @@ async function main() {
     if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
     await context.close()
   } catch (err) {
-    await screenshotOnFailure()
+    await screenshotOnFailure(page, SCREENSHOT)
     throw err
   } finally {
     await browser.close()
-  }
-}
-
-async function screenshotOnFailure() {
-  if (!SCREENSHOT || !page || page.isClosed()) return
-  try {
-    mkdirSync(dirname(SCREENSHOT), { recursive: true })
-    await page.screenshot({ path: SCREENSHOT, fullPage: true })
-    console.error(`# screenshot: ${SCREENSHOT}`)
-  } catch (err) {
-    console.error(`# screenshot failed: ${err?.message || err}`)
   }
 }
 

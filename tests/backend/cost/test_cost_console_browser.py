@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 import uuid
 from decimal import Decimal
 
 import pytest
 
 from backend.auth.models import Role
-from backend.config import REPO_ROOT
 from backend.cost import service
 from backend.cost.schemas import BudgetIn
 from backend.llm import CallContext
 from tests.conftest import require_service
+from tests.e2e.test_console_smoke import FRONTEND, SCREENSHOTS, run_browser_script
 from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
 
-FRONTEND = REPO_ROOT / "vue-frontend"
 SCRIPT = FRONTEND / "src" / "cost" / "e2e" / "cost-page.mjs"
-SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 
 
 @pytest.mark.browser
 async def test_finance_page_renders_totals_echarts_and_ledger_from_real_data(
     live_server, make_user, make_gateway, db, llm_stub: LLMStub
 ) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        require_service("chromium", "install it with `bash scripts/setup.sh --browser`")
-    if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
-        require_service("playwright-core", "run `npm ci` in vue-frontend")
     assets = live_server.settings.server.console_dir / "assets"
     if not any("cost-gauges" in chunk.read_text() for chunk in assets.glob("CostPage-*.js")):
         require_service("a console build with the finance page", "run `npm run build` in vue-frontend")
@@ -53,28 +43,19 @@ async def test_finance_page_renders_totals_echarts_and_ledger_from_real_data(
         body = BudgetIn(name="月度预算", quota=Decimal("0.01"))
         await service.create_budget(session, organization_id=finance.organization_id, body=body)
         await session.commit()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    process = await asyncio.create_subprocess_exec(
-        "node",
+    code, log = await run_browser_script(
         str(SCRIPT),
-        cwd=FRONTEND,
+        base_url=live_server.url,
+        username=finance.username,
+        password=password,
         env={
-            **os.environ,
-            "BASE_URL": live_server.url,
-            "E2E_USERNAME": finance.username,
-            "E2E_PASSWORD": password,
             "E2E_EXPECT_TOTAL": "¥0.0069",
             "E2E_EXPECT_ROWS": "3",
             "E2E_EXPECT_POINTS": "30",  # 30 days x 1 model in the stacked spend chart
             "E2E_EXPECT_ACCOUNTS": "1",
             "E2E_EXPECT_GAUGES": "1",
             "E2E_SCREENSHOT_DIR": str(SCREENSHOTS),
-            "CHROMIUM_PATH": chromium,
         },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, output.decode(errors="replace")
-    assert "1 gauge(s)" in output.decode()
+    assert code == 0, log
+    assert "1 gauge(s)" in log

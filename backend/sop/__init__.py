@@ -1,0 +1,1 @@
+"""SOP broadcasts: timed message sequences to friends, groups and tags, delivered once and paced."""
