@@ -27,6 +27,7 @@ from backend.accounts.gewe import GeweGateway
 from backend.accounts.models import Account
 from backend.config import SopSettings
 from backend.contacts.models import Contact
+from backend.conversations.policy import effective_policy
 from backend.core.db import utcnow
 from backend.core.periodic import Periodic
 from backend.llm.gateway import LLMGateway
@@ -42,6 +43,7 @@ from backend.messages.service import (
     upsert_conversation,
 )
 from backend.realtime.service import account_room, org_room, publish
+from backend.replies.checks import run_checks
 from backend.sop.models import Sop, SopDelivery, SopStep
 from backend.sop.planner import complete_finished, schedule_retry, settle_sent
 from backend.sop.schemas import StepContent
@@ -128,6 +130,7 @@ class SopDispatcher:
         self.retry_delay = timedelta(seconds=settings.retry_base_seconds)
         self._lanes: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._last_progress: dict[uuid.UUID, float] = {}
+        self._resting_until: dict[uuid.UUID, float] = {}  # account -> when its pacer has a slot again (epoch s)
         self._loop = Periodic(self.tick, interval=settings.dispatch_interval, name="sop-dispatch", immediately=True)
 
     def start(self) -> None:
@@ -148,7 +151,10 @@ class SopDispatcher:
     async def tick(self) -> None:
         """Start a lane for every account with due deliveries that has none running."""
         self._lanes = {account: lane for account, lane in self._lanes.items() if not lane.done()}
+        now = time.time()
         for account_id in await self._due_accounts():
+            if self._resting_until.get(account_id, 0.0) > now:
+                continue
             if account_id not in self._lanes and len(self._lanes) < self.settings.max_lanes:
                 self._lanes[account_id] = asyncio.create_task(self._lane(account_id), name=f"sop-lane:{account_id}")
 
@@ -181,7 +187,8 @@ class SopDispatcher:
             while (job := await self._claim(account_id)) is not None:
                 touched.add(job.sop.id)
                 try:
-                    await self._deliver(job)
+                    if not await self._deliver(job):
+                        break
                 except Exception as exc:
                     logger.exception("SOP delivery %s failed", job.delivery_id)
                     await self._record_failure(job.delivery_id, f"内部错误：{exc}")
@@ -246,21 +253,26 @@ class SopDispatcher:
             )
             return _Job(delivery.id, sop, step, contact, account, outgoing)
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _deliver(self, job: _Job) -> bool:
+        """Send one claimed delivery; False when the account's pacing has no slot soon (its lane should stop)."""
         if job.step.ai_personalize and job.content.kind == "text":
             try:
                 job.content = await self._personalize(job)
             except BudgetExceeded as exc:
                 await self._pause_for_budget(job, exc)
-                return
+                return True
         if job.account.app_id and not await self._wait_for_pacer(job):
-            return
+            return False
         prepared = await self._prepare(job)
         if prepared is not None:
             await self._send(job, *prepared)
+        return True
 
     async def _personalize(self, job: _Job) -> Outgoing:
-        """The LLM's rewrite of the text for this target (metered as origin `sop`); the template text on failure."""
+        """The LLM's rewrite of the text for this target (metered as origin `sop`), checked like AI replies.
+
+        The template text is sent instead when the LLM fails or its rewrite breaks the reply checks.
+        """
         if self.llm is None:
             return job.content
         instruction = job.step.ai_instruction or "保持原意，语气自然亲切，像真人销售发的微信，不超过原文长度的1.5倍。"
@@ -278,8 +290,19 @@ class SopDispatcher:
         except LLMError as exc:
             logger.warning("SOP personalisation failed for delivery %s: %s; sending the template", job.delivery_id, exc)
             return job.content
-        text = result.text.strip()
-        return Outgoing(text=text) if text else job.content
+        async with self.sessionmaker() as session:
+            policy = await effective_policy(session, organization_id=job.sop.organization_id, account_id=job.account.id)
+        text, results = run_checks(result.text, policy)
+        failed = [check for check in results if not check.passed and check.name != "confident"]
+        if failed:
+            # The rewrite broke a rule (banned words, a deeper discount than policy allows): send the manager's text.
+            logger.warning(
+                "SOP personalisation of delivery %s failed checks (%s); sending the template",
+                job.delivery_id,
+                ", ".join(f"{check.name}: {check.detail}" for check in failed),
+            )
+            return job.content
+        return Outgoing(text=text)
 
     async def _pause_for_budget(self, job: _Job, exc: BudgetExceeded) -> None:
         """A hard budget forbids the SOP's LLM calls: pause the SOP (a manager resumes it) and tell the consoles."""
@@ -307,18 +330,21 @@ class SopDispatcher:
         slot = await self.pacer.reserve_at(account_key, job.contact.wxid)
         wait = slot - time.time()
         if wait > self.settings.max_pacer_wait_seconds:
-            await self._hand_back(job.delivery_id, due_at=datetime.fromtimestamp(slot, UTC), reason="")
+            # Daily cap, quiet hours or a "too often" pause: hand the delivery back and leave the account alone
+            # until then, so its other deliveries do not each reserve (and waste) a far slot.
+            self._resting_until[job.account.id] = slot
+            await self._hand_back(job.delivery_id, due_at=datetime.fromtimestamp(slot, UTC))
             return False
         if wait > 0:
             await asyncio.sleep(wait)
         return True
 
-    async def _hand_back(self, delivery_id: int, *, due_at: datetime, reason: str) -> None:
+    async def _hand_back(self, delivery_id: int, *, due_at: datetime) -> None:
         async with self.sessionmaker() as session:
             await session.execute(
                 update(SopDelivery)
                 .where(SopDelivery.id == delivery_id, SopDelivery.claimed_by == self.worker_id)
-                .values(status="pending", due_at=due_at, claimed_by=None, claimed_until=None, error=reason)
+                .values(status="pending", due_at=due_at, claimed_by=None, claimed_until=None)
             )
             await session.commit()
 

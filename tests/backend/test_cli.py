@@ -40,6 +40,12 @@ def test_serve_refuses_the_demo_jwt_secret(tmp_path: Path) -> None:
     assert "JWT_SECRET is the demo secret" in result.stderr
 
 
+def test_worker_refuses_to_run_without_redis(tmp_path: Path) -> None:
+    result = salesbot("worker", env={"DATABASE_URL": "postgresql://localhost/none"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "salesbot worker needs REDIS_URL" in result.stderr
+
+
 def test_serve_refuses_when_no_secret_is_set(tmp_path: Path) -> None:
     result = salesbot("serve", env={}, cwd=tmp_path)
     assert result.returncode == 2

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from backend.messages.models import Conversation, Message
 from backend.realtime.models import RealtimeEvent
 from backend.sop.models import SopDelivery
+from bots.pacer import PacingPolicy
 from tests.backend.accounts.support import wait_until
 from tests.backend.sop.support import SopWorld
 
@@ -57,7 +58,7 @@ async def test_sent_messages_are_stored_as_sop_sends_in_their_conversations(sop_
 
 async def test_pause_stops_new_sends_within_one_tick_and_resume_finishes(sop_world: SopWorld) -> None:
     world = sop_world
-    world.pacer.default_policy = world.pacer.default_policy.__class__(
+    world.pacer.default_policy = PacingPolicy(
         per_minute_cap=10_000, min_gap_per_chat=0.0, switch_jitter=(0.05, 0.05), daily_cap=None
     )
     await world.add_friends(world.accounts[0], 30, tags=["A"])
@@ -303,15 +304,62 @@ async def test_too_often_pauses_the_account_and_raises_a_system_alert(sop_world:
     sop = await world.create({"name": "频繁", "targets": {"tags": ["A"]}, "steps": [world.step("你好")]})
     await world.control("start", sop)
     await world.sim.control.post("/_sim/failures", json={"tooOften": 1})
+    dispatcher = world.dispatcher()
 
-    await world.dispatcher().drain()
+    await dispatcher.drain()
+    await dispatcher.drain()
 
-    deliveries = await world.deliveries(sop)
+    sends = [call for call in world.sim.state.calls if call.path.endswith("/message/postText")]
+    assert len(sends) == 1  # the account rests after GeWe's "too often"; nothing else is tried
     assert world.received() == []
-    assert {delivery.status for delivery in deliveries} == {"pending"}
-    assert min(delivery.due_at for delivery in deliveries) > datetime.now(world.clock.now.tzinfo) + timedelta(
-        seconds=30
-    )
+    assert {delivery.status for delivery in await world.deliveries(sop)} == {"pending"}
     async with world.db.sessionmaker() as session:
         alerts = list(await session.scalars(select(RealtimeEvent).where(RealtimeEvent.type == "system.alert")))
     assert [alert.data["kind"] for alert in alerts] == ["too_often"]
+
+
+async def test_a_reached_daily_cap_rests_the_account_until_the_next_day(sop_world: SopWorld) -> None:
+    world = sop_world
+    world.pacer.default_policy = PacingPolicy(
+        per_minute_cap=10_000, min_gap_per_chat=0.0, switch_jitter=(0.0, 0.0), daily_cap=2
+    )
+    await world.add_friends(world.accounts[0], 5, tags=["A"])
+    sop = await world.create({"name": "日上限", "targets": {"tags": ["A"]}, "steps": [world.step("你好")]})
+    await world.control("start", sop)
+    dispatcher = world.dispatcher()
+
+    await dispatcher.drain()
+    await dispatcher.drain()
+
+    deliveries = await world.deliveries(sop)
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert [d.status for d in deliveries].count("sent") == 2
+    assert len(world.received()) == 2
+    handed_back = [d for d in deliveries if d.status == "pending" and d.due_at >= tomorrow]
+    untouched = [d for d in deliveries if d.status == "pending" and d.due_at <= world.clock.now]
+    assert (len(handed_back), len(untouched)) == (1, 2)  # one far slot reserved, not one per delivery
+
+
+async def test_image_link_and_file_steps_reach_gewe_as_their_kind(sop_world: SopWorld) -> None:
+    world = sop_world
+    await world.add_friends(world.accounts[0], 1, tags=["A"])
+    now = {"kind": "at", "at": world.clock.now.isoformat()}
+    steps = [
+        {"content": {"kind": "image", "image_url": "https://cdn.example.com/poster.png"}, "timing": now},
+        {"content": {"kind": "link", "title": "双11会场", "url": "https://example.com/1111"}, "timing": now},
+        {
+            "content": {"kind": "file", "file_url": "https://cdn.example.com/price.pdf", "file_name": "价目表.pdf"},
+            "timing": now,
+        },
+    ]
+    sop = await world.create({"name": "素材", "targets": {"tags": ["A"]}, "steps": steps})
+    await world.control("start", sop)
+
+    await world.dispatcher().drain()
+
+    received = {message.kind: message.content for message in world.received()}
+    assert received == {
+        "image": "https://cdn.example.com/poster.png",
+        "link": "https://example.com/1111",
+        "file": "https://cdn.example.com/price.pdf",
+    }

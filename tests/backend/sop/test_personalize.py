@@ -70,3 +70,15 @@ async def test_a_hard_budget_with_pause_sop_pauses_the_sop_and_alerts(
     assert world.received() == []
     assert {delivery.status for delivery in await world.deliveries(sop)} == {"pending"}
     assert [alert["kind"] for alert in alerts] == ["sop_paused_by_budget"]
+
+
+async def test_a_rewrite_promising_more_discount_than_policy_sends_the_template(
+    sop_world: SopWorld, llm_stub: LLMStub, make_gateway
+) -> None:  # type: ignore[no-untyped-def]
+    world = sop_world
+    llm_stub.default = Reply(content="王姐，这周末全场3折，快来！")
+    await _personalised_sop(world)
+
+    await world.dispatcher(llm=make_gateway(stub_provider(llm_stub))).drain()
+
+    assert [message.content for message in world.received()] == ["周末有活动"] * 2
