@@ -133,6 +133,22 @@ class ServerSettings(BaseSettings):
     log_json: bool = Field(True, description="JSON log lines (one object per line).")
 
 
+class IngestSettings(BaseSettings):
+    """Where accepted callbacks are processed."""
+
+    model_config = _group("INGEST_")
+
+    consume: bool = Field(
+        True,
+        description="Process accepted callbacks in this process. API instances of a scale-out set it false; "
+        "`salesbot worker` always consumes.",
+    )
+    sweep_stale_seconds: float = Field(
+        30.0, description="An accepted callback not handled after this long is dispatched again (crash, Redis outage)."
+    )
+    sweep_interval_seconds: float = Field(10.0, description="How often the sweeper looks for such callbacks.")
+
+
 class SopSettings(BaseSettings):
     """SOP planning and dispatch in this process (turn off in API processes when `salesbot worker` runs them)."""
 
@@ -176,6 +192,7 @@ class Settings(BaseSettings):
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
 
     @cached_property

@@ -30,7 +30,15 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     manager = socketio.AsyncRedisManager(settings.redis.url, write_only=True)
     broadcaster = Broadcaster(manager)
     llm = LLMGateway(gateway_config(settings.llm), database=database, broadcaster=broadcaster)
-    channel = ChannelRuntime(settings, database, redis=redis, commit=broadcaster.commit, llm=llm)
+    channel = ChannelRuntime(
+        settings,
+        database,
+        redis=redis,
+        commit=broadcaster.commit,
+        llm=llm,
+        sweep_stale_after=settings.ingest.sweep_stale_seconds,
+        sweep_interval=settings.ingest.sweep_interval_seconds,
+    )
     sop = SopRuntime(
         settings.sop, database, gateway=channel.gateway, pacer=channel.pacer, commit=broadcaster.commit, llm=llm
     )

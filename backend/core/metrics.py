@@ -15,3 +15,18 @@ LOGINS = Counter("salesbot_logins_total", "Login attempts", ["outcome"])
 HANDOFFS = Counter("salesbot_handoffs_total", "Handoff events", ["event"])
 REPLIES = Counter("salesbot_ai_replies_total", "AI reply attempts by outcome", ["outcome"])
 SOCKET_CONNECTIONS = Counter("salesbot_socket_connections_total", "Socket.IO connection attempts", ["outcome"])
+CALLBACKS = Counter("salesbot_callbacks_total", "GeWe callbacks answered, by outcome", ["outcome"])
+INGEST_LAG = Histogram(
+    "salesbot_ingest_lag_seconds",
+    "From a callback's acceptance to the end of its processing (dispatch lag included)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300),
+)
+SENDS = Counter("salesbot_sends_total", "Messages sent as an account, by sender and outcome", ["sent_by", "status"])
+LLM_CALLS = Histogram(
+    "salesbot_llm_call_seconds",
+    "LLM call attempts, by origin, provider and status",
+    ["origin", "provider", "status"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+LLM_COST = Counter("salesbot_llm_cost_cny_total", "LLM spend in CNY, by origin", ["origin"])
+SOP_DELIVERIES = Counter("salesbot_sop_deliveries_total", "SOP deliveries settled, by outcome", ["outcome"])

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.service import ReplyJob
 from backend.core.db import utcnow
+from backend.core.metrics import INGEST_LAG
 from backend.core.periodic import Periodic
 from backend.ingest import service
 from backend.ingest.models import InboxEntry, InboxState
@@ -83,6 +84,8 @@ class Processor:
                 )
                 await session.commit()
             return None
+        if result.accepted_at is not None:
+            INGEST_LAG.observe((utcnow() - result.accepted_at).total_seconds())
         if result.went_offline and result.account_id and self.on_offline:
             self.on_offline(result.account_id)
         if result.reply_job is not None and self.on_reply:
@@ -239,6 +242,8 @@ class RedisStreamDispatcher:
                 raise
             except Exception:
                 logger.exception("ingest lane %s failed; retrying", lane)
+                # A restarted Redis without persistence lost the stream and its group: create them again.
+                group_ready = False
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:

@@ -16,6 +16,7 @@ from backend.agent.embedder import get_embedder
 from backend.config import Settings
 from backend.conversations.janitor import ConversationJanitor
 from backend.core.db import Database
+from backend.core.metrics import CALLBACKS
 from backend.ingest import service
 from backend.ingest.dispatcher import (
     Dispatcher,
@@ -112,6 +113,7 @@ class ChannelRuntime:
             # The cached account was deleted in the meantime.
             self.directory.forget(secret)
             return AcceptResult(AcceptOutcome.unknown_secret, "no account has this callback URL")
+        CALLBACKS.labels(result.outcome.value).inc()
         if result.outcome == AcceptOutcome.accepted and result.entry_id is not None:
             try:
                 await self.dispatcher.submit(WorkItem(result.entry_id, result.lane_key))
@@ -152,6 +154,10 @@ async def channel_lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis=app.state.redis,
         commit=app.state.broadcaster.commit,
         llm=get_gateway(app),
+        # Without Redis the in-process queue is the only way to the processor: this process must consume.
+        consume=settings.ingest.consume or app.state.redis is None,
+        sweep_stale_after=settings.ingest.sweep_stale_seconds,
+        sweep_interval=settings.ingest.sweep_interval_seconds,
     )
     app.state.channel = runtime
     app.state.gewe = runtime.gateway

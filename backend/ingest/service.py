@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -169,6 +170,7 @@ class ProcessResult:
     account_id: uuid.UUID | None = None
     went_offline: bool = False
     reply_job: ReplyJob | None = None
+    accepted_at: datetime | None = None
 
 
 async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResult:
@@ -205,7 +207,14 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
     entry.attempts += 1
     entry.state, entry.processed_at, entry.error = InboxState.processed, utcnow(), None
     await session.flush()
-    return ProcessResult(entry_id, done=True, account_id=account.id, went_offline=went_offline, reply_job=reply_job)
+    return ProcessResult(
+        entry_id,
+        done=True,
+        account_id=account.id,
+        went_offline=went_offline,
+        reply_job=reply_job,
+        accepted_at=entry.accepted_at,
+    )
 
 
 def no_nul(value: Any) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.db import Database
+from backend.core.metrics import LLM_CALLS, LLM_COST
 from backend.cost import budgets, metering, webhooks
 from backend.cost.periods import local_day
 from backend.llm.presets import CHEAP_PURPOSES
@@ -300,6 +301,8 @@ class LLMGateway:
             entry = await metering.record_attempt(session, attempt)
             await session.commit()
         self._add_delta(entry.organization_id, entry.cost, usage)
+        LLM_CALLS.labels(context.origin, provider.name, status).observe(latency_ms / 1000)
+        LLM_COST.labels(context.origin).inc(float(entry.cost))
         raised: list[tuple[Any, dict[str, Any]]] = []
         async with self.database.sessionmaker() as session:
             try:

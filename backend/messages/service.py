@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.gewe import GeweGateway, gewe_message
 from backend.accounts.models import Account
 from backend.core.db import utcnow
+from backend.core.metrics import SENDS
 from backend.messages.models import Conversation, Message
 from backend.messages.schemas import MessageOut
 from backend.realtime.service import account_room, conversation_room, org_room, publish
-from bots.gewe import GeweError, GeweTooOftenError
+from bots.gewe import GeweError, GeweTooOftenError, GeweTransportError
 from bots.pacer import InProcessPacer, PacingPolicy, RedisPacer
 
 logger = logging.getLogger(__name__)
@@ -266,6 +267,10 @@ async def post_message(
         if isinstance(exc, GeweTooOftenError):
             pause = await pacer.report_too_often(str(account.id))
             logger.warning("account %s sends too often; pacer paused it for %.0fs", account.id, pause)
+        if isinstance(exc, GeweTransportError) and exc.maybe_delivered:
+            # GeWe may have sent it: never send again; it stays `sending` until its echo confirms it.
+            message.error = f"{gewe_message(exc)}; waiting for GeWe's echo to confirm"
+            return exc
         message.status, message.error = "failed", gewe_message(exc)
         return exc
     message.status, message.sent_at = "sent", utcnow()
@@ -275,6 +280,7 @@ async def post_message(
 
 async def finish_message(session: AsyncSession, message: Message) -> None:
     """Store a sent or failed message, move its conversation forward and tell the consoles."""
+    SENDS.labels(message.sent_by or "", message.status).inc()
     await session.flush()
     await touch_conversation(
         session, conversation_id=message.conversation_id, at=utcnow(), unread_delta=0, preview=message.text

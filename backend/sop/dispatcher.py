@@ -29,6 +29,7 @@ from backend.config import SopSettings
 from backend.contacts.models import Contact
 from backend.conversations.policy import effective_policy
 from backend.core.db import utcnow
+from backend.core.metrics import SOP_DELIVERIES
 from backend.core.periodic import Periodic
 from backend.llm.gateway import LLMGateway
 from backend.llm.types import BudgetExceeded, CallContext, LLMError
@@ -367,6 +368,7 @@ class SopDispatcher:
         delivery.updated_at = now
         if skip is not None:
             delivery.status, delivery.error = "skipped", skip
+            SOP_DELIVERIES.labels("skipped").inc()
         else:
             assert wait_until is not None
             delivery.status, delivery.due_at = "pending", wait_until
@@ -471,9 +473,9 @@ class SopDispatcher:
             if error is None:
                 message.sent_at = self.clock()
                 settle_sent(delivery, message=message, late_after=self.late_after)
+                SOP_DELIVERIES.labels("sent").inc()
             elif isinstance(error, GeweTransportError) and error.maybe_delivered:
-                # GeWe may have sent it: leave it unconfirmed; its echo (or its absence) settles it.
-                message.status = "sending"
+                # GeWe may have sent it: the message stays unconfirmed; its echo (or its absence) settles it.
                 delivery.claimed_until = now
             elif isinstance(error, GeweTooOftenError):
                 self._settle_unsendable(delivery, now=now, wait_until=now)
@@ -493,6 +495,7 @@ class SopDispatcher:
                     max_attempts=self.settings.max_attempts,
                     retry_delay=self.retry_delay,
                 )
+                SOP_DELIVERIES.labels("dead" if delivery.status == "dead" else "retry").inc()
             await finish_message(session, message)
             await self.commit(session)
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from backend.accounts.models import Account
@@ -25,7 +19,8 @@ from backend.sop.models import Sop
 from backend.sop.schemas import SopIn
 from tests.backend.accounts.support import SIM_TOKEN, Sim, sim_account, wait_until
 from tests.backend.sop.support import add_friends
-from tests.fixtures.db import REPO_ROOT, LiveServer
+from tests.fixtures.db import LiveServer
+from tests.fixtures.processes import process_env, running, start_salesbot
 
 ACCOUNTS, FRIENDS_PER_ACCOUNT, STEPS = 3, 100, 3
 # The cap is what the test checks; the jitter keeps the natural rate (about 18 a second) well under it, so a
@@ -45,27 +40,6 @@ def settings(settings: Settings) -> Settings:
     ingest_only = settings.model_copy(deep=True)
     ingest_only.sop.dispatch = False
     return ingest_only
-
-
-@contextmanager
-def workers(env: dict[str, str]) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """A registry of `salesbot worker` processes, all stopped at the end."""
-    running: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        yield running
-    finally:
-        for process in running.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in running.values():
-            process.wait(timeout=30)
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start one `salesbot worker` process."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "from backend.cli import main; main()", "worker"], cwd=REPO_ROOT, env=env
-    )
 
 
 async def test_900_messages_go_out_once_each_through_a_killed_and_two_parallel_workers_within_pacing(
@@ -111,22 +85,18 @@ async def test_900_messages_go_out_once_each_through_a_killed_and_two_parallel_w
         )
         await service.start_sop(session, user=manager, sop_id=sop.id, now=utcnow(), horizon=timedelta(hours=24))
         await session.commit()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database.url or "",
-        "REDIS_URL": redis_url,
-        "GEWE_API_BASE": sim.api_base,
-        "GEWE_TOKEN": SIM_TOKEN,
-        "JWT_SECRET": Fernet.generate_key().decode() + "x7Qp",
-        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "LOG_LEVEL": "WARNING",
-        "SOP_TICK_SECONDS": "0.5",
-        "SOP_DISPATCH_INTERVAL": "0.2",
-        "SOP_LEADER_RETRY_SECONDS": "0.5",
-        "SOP_CLAIM_LEASE_SECONDS": "5",
-        "SOP_ECHO_GRACE_SECONDS": "3",
-        "SOP_RETRY_BASE_SECONDS": "1",
-    }
+    env = process_env(
+        DATABASE_URL=settings.database.url or "",
+        REDIS_URL=redis_url,
+        GEWE_API_BASE=sim.api_base,
+        GEWE_TOKEN=SIM_TOKEN,
+        SOP_TICK_SECONDS="0.5",
+        SOP_DISPATCH_INTERVAL="0.2",
+        SOP_LEADER_RETRY_SECONDS="0.5",
+        SOP_CLAIM_LEASE_SECONDS="5",
+        SOP_ECHO_GRACE_SECONDS="3",
+        SOP_RETRY_BASE_SECONDS="1",
+    )
     sent = lambda: len(sim.state.sent_messages())  # noqa: E731
 
     async def at_least(count: int) -> bool:
@@ -136,14 +106,14 @@ async def test_900_messages_go_out_once_each_through_a_killed_and_two_parallel_w
         async with db.sessionmaker() as session:
             return await session.scalar(select(Sop.status).where(Sop.id == sop.id)) == "completed"
 
-    with workers(env) as running:
-        running["a"] = start_worker(env)
-        running["b"] = start_worker(env)
+    with running({}) as workers:
+        workers["a"] = start_salesbot("worker", env=env)
+        workers["b"] = start_salesbot("worker", env=env)
         await wait_until(lambda: at_least(300), 120)
-        running["a"].send_signal(signal.SIGKILL)
-        running["a"].wait()
+        workers["a"].send_signal(signal.SIGKILL)
+        workers["a"].wait()
         await wait_until(lambda: at_least(600), 120)
-        running["c"] = start_worker(env)
+        workers["c"] = start_salesbot("worker", env=env)
         await wait_until(completed, 180)
 
     received = sim.state.sent_messages()
