@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import signal
@@ -342,23 +343,44 @@ def bench(
         f"Python {platform.python_version()}, {platform.platform()}.",
     ]
     failed = 0
+    rows: list[dict[str, Any]] = []
+    outputs: list[str] = []
     for script in scripts:
         name = script.relative_to(REPO_ROOT)
         console.rule(str(name))
         started = time.monotonic()
         result = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True, text=True)
         elapsed = time.monotonic() - started
-        typer.echo(result.stdout, nl=False)
+        lines = result.stdout.splitlines()
+        rows += [json.loads(line[len(BENCH_ROW_PREFIX) :]) for line in lines if line.startswith(BENCH_ROW_PREFIX)]
+        printed = "\n".join(line for line in lines if not line.startswith(BENCH_ROW_PREFIX))
+        typer.echo(printed)
         if result.returncode != 0:
             failed += 1
             typer.echo(result.stderr[-2000:], err=True)
         status = "ok" if result.returncode == 0 else f"failed (exit {result.returncode})"
-        sections += ["", f"## {name}", "", f"{status}, {elapsed:.0f} s", "", "```", result.stdout.rstrip(), "```"]
+        outputs += ["", f"### {name}", "", f"{status}, {elapsed:.0f} s", "", "```", printed.rstrip(), "```"]
+    sections += ["", *bench_table(rows), "", "## Output of each benchmark", *outputs]
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(sections) + "\n")
     out.print(f"report written to {report}")
     if failed:
         raise typer.Exit(code=1)
+
+
+BENCH_ROW_PREFIX = "BENCH_ROW\t"  # tests/perf/support.py prints the table's rows behind it
+
+
+def bench_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The Markdown table of benchmark figures against their same-run baselines."""
+    table = ["| figure | value | baseline (same run) | baseline value | ratio |", "|---|---:|---|---:|---:|"]
+    for row in rows:
+        unit = row["unit"]
+        table.append(
+            f"| {row['figure']} | {row['value']:,.2f} {unit} | {row['baseline']} | "
+            f"{row['baseline_value']:,.2f} {unit} | {row['ratio']:.2f}x |"
+        )
+    return table
 
 
 @app.command()

@@ -23,6 +23,7 @@ from backend.accounts.schemas import (
     SendTextIn,
 )
 from backend.auth.models import Role, User
+from backend.core.db import BIGINT_MAX
 from backend.core.deps import SessionDep, SettingsDep
 from backend.messages import service as messages
 from backend.messages.schemas import MessageOut
@@ -144,7 +145,7 @@ async def list_contacts(
     tag: Annotated[str | None, Query(description="Only contacts with this tag")] = None,
     is_group: Annotated[bool | None, Query(description="Only groups (true) or only friends (false)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> ContactPage:
     """Stored contacts of the account."""
     account = await service.get_account(session, organization_id=user.organization_id, account_id=account_id)

@@ -17,6 +17,7 @@ RETAIL = "retail"
 KB = "kb"
 READ_ONLY_ROLE = "salesbot_agent_ro"
 Money = Numeric(12, 2)
+MONEY_MAX = Decimal("9999999999.99")  # largest amount a Money column holds
 
 
 class Store(Base):

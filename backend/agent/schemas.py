@@ -6,6 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.agent.models import MONEY_MAX
+from backend.core.db import INT_MAX
+from backend.core.inputs import Text
+
 Intent = Literal["report", "diagnose", "plan", "execute"]
 
 
@@ -16,8 +20,8 @@ class _Strict(BaseModel):
 class TargetSegment(_Strict):
     """Who the campaign addresses."""
 
-    definition: str = Field(min_length=1)
-    rules: list[str] = Field(min_length=1)
+    definition: Text = Field(min_length=1)
+    rules: list[Text] = Field(min_length=1)
     estimated_size: int | None = Field(None, ge=0, description="Members matching the rules, counted by SQL.")
 
 
@@ -25,30 +29,30 @@ class Offer(_Strict):
     """The coupon of the campaign."""
 
     type: Literal["full_reduction", "discount", "points"]
-    threshold: float = Field(ge=0)
-    value: float = Field(gt=0)
-    max_redemptions: int = Field(ge=1)
+    threshold: float = Field(ge=0, le=float(MONEY_MAX))
+    value: float = Field(gt=0, le=float(MONEY_MAX))
+    max_redemptions: int = Field(ge=1, le=INT_MAX)
 
 
 class Kpi(_Strict):
     """How success is measured."""
 
-    primary: str = Field(min_length=1)
-    targets: list[str] = Field(min_length=1)
+    primary: Text = Field(min_length=1)
+    targets: list[Text] = Field(min_length=1)
 
 
 class CampaignPlan(_Strict):
     """A campaign plan the manager can publish as-is."""
 
-    goal: str = Field(min_length=1)
+    goal: Text = Field(min_length=1)
     duration_days: int = Field(ge=1, le=90)
-    budget: float = Field(gt=0)
+    budget: float = Field(gt=0, le=float(MONEY_MAX))
     target_segment: TargetSegment
     offer: Offer
     channels: list[Literal["app_push", "sms", "wechat"]] = Field(min_length=1)
     kpi: Kpi
-    risk_controls: list[str] = Field(min_length=1)
-    sql_preview: str | None = None
+    risk_controls: list[Text] = Field(min_length=1)
+    sql_preview: Text | None = None
 
 
 class ChatIn(BaseModel):

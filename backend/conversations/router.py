@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from backend.accounts.deps import GatewayDep
 from backend.accounts.models import Account
@@ -29,6 +29,7 @@ from backend.conversations.schemas import (
     TagsIn,
     TransferIn,
 )
+from backend.core.db import BIGINT_MAX
 from backend.core.deps import SessionDep, get_in_org
 from backend.messages.service import Outgoing
 
@@ -90,7 +91,7 @@ async def read_messages(
     conversation_id: uuid.UUID,
     user: StaffUser,
     session: SessionDep,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
     """Messages oldest first (pages go back with `before_id`), AI ones linked to their decision record."""
@@ -100,7 +101,10 @@ async def read_messages(
 
 @router.get("/{conversation_id}/decisions/{decision_id}", response_model=DecisionOut)
 async def read_decision(
-    conversation_id: uuid.UUID, decision_id: int, user: StaffUser, session: SessionDep
+    conversation_id: uuid.UUID,
+    decision_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    user: StaffUser,
+    session: SessionDep,
 ) -> DecisionOut:
     """The AI's "why" behind one reply."""
     conversation = await service.get_conversation(session, user=user, conversation_id=conversation_id)

@@ -24,6 +24,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
+INT_MAX = 2**31 - 1  # largest value an INTEGER column holds: bound request integers stored in one
+BIGINT_MAX = 2**63 - 1  # largest BIGINT (integer ids): bound request ids looked up in one
 
 
 def utcnow() -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -95,6 +96,24 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def refused_value_reason(exc: Exception) -> str | None:
+    """Why PostgreSQL refused a value of the statement (SQLSTATE class 22, data exception), else None.
+
+    Such a value came from the request (a NUL character in text, a number or date its column cannot hold),
+    so the client gets a 422 saying so instead of a 503 telling it to retry what can never succeed.
+    Takes SQLAlchemy's DBAPIError or the driver's own error (code using asyncpg directly).
+    """
+    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = str(getattr(driver_error, "sqlstate", None) or "")
+    if not sqlstate.startswith("22"):
+        return None
+    if sqlstate in ("22021", "22P05"):  # character_not_in_repertoire (text), untranslatable_character (jsonb)
+        return "text must not contain NUL (\\u0000) characters"
+    if sqlstate in ("22003", "22008") or "out of" in str(driver_error):  # numeric / datetime field overflow
+        return "a number or date in the request is out of the supported range"
+    return "a value in the request cannot be stored"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error the app can raise in the common envelope."""
 
@@ -117,8 +136,17 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{'.'.join(first['loc'][1:]) or 'body'}: {first['message']}"
         return JSONResponse(error_body("validation_error", message, details=details), status_code=422)
 
-    @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
+    @app.exception_handler(asyncpg.DataError)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        reason = refused_value_reason(exc)
+        if reason is None:
+            return await _database_down(request, exc)
+        # Logged with the statement: a value computed by the server (a bug) would show up here too.
+        logger.warning("database refused a value: %s", reason, exc_info=exc)
+        return JSONResponse(error_body("invalid_value", reason), status_code=422)
+
+    @app.exception_handler(OperationalError)
     @app.exception_handler(OSError)
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         logger.error("dependency unavailable", exc_info=exc)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from backend.core.deps import SessionDep
+from backend.core.inputs import Instant, Text
 from backend.cost import reports, service
 from backend.cost.deps import FinanceUser
 from backend.cost.periods import today
@@ -30,17 +31,17 @@ router = APIRouter(prefix="/api/cost", tags=["cost"])
 
 
 def ledger_filter(
-    time_from: Annotated[datetime | None, Query(alias="from", description="Instant, inclusive.")] = None,
-    time_to: Annotated[datetime | None, Query(alias="to", description="Instant, exclusive.")] = None,
-    model: str | None = None,
-    provider: str | None = None,
+    time_from: Annotated[Instant | None, Query(alias="from", description="Instant, inclusive.")] = None,
+    time_to: Annotated[Instant | None, Query(alias="to", description="Instant, exclusive.")] = None,
+    model: Text | None = None,
+    provider: Text | None = None,
     account_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     conversation_id: uuid.UUID | None = None,
-    origin: str | None = None,
-    status: str | None = None,
+    origin: Text | None = None,
+    status: Text | None = None,
 ) -> reports.LedgerFilter:
-    """Ledger filters from the query string."""
+    """Ledger filters from the query string, checked here because the CSV export queries after streaming starts."""
     return reports.LedgerFilter(
         time_from, time_to, model, provider, account_id, user_id, conversation_id, origin, status
     )
@@ -68,7 +69,8 @@ async def get_summary(
 ) -> Summary:
     """Calls, tokens and cost grouped by day, model, provider, account, user, conversation, origin or day,model."""
     end = date_to or today()
-    start = date_from or end - timedelta(days=29)
+    # 30 days up to `end`, fewer when `end` is within a month of 0001-01-01 (date arithmetic would overflow)
+    start = date_from or end - timedelta(days=min(29, end.toordinal() - 1))
     return await reports.summary(
         session, organization_id=user.organization_id, group_by=group_by, date_from=start, date_to=end, limit=limit
     )
@@ -102,7 +104,7 @@ async def export_csv(user: FinanceUser, request: Request, filters: LedgerFilterD
 
 @router.get("/prices", response_model=PricePage)
 async def get_prices(
-    user: FinanceUser, session: SessionDep, provider: str | None = None, model: str | None = None
+    user: FinanceUser, session: SessionDep, provider: Text | None = None, model: Text | None = None
 ) -> PricePage:
     """List prices and the organisation's own, with the row in force marked `current`."""
     items = await service.list_prices(session, organization_id=user.organization_id, provider=provider, model=model)

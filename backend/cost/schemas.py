@@ -102,6 +102,19 @@ class BudgetPatch(BaseModel):
     webhook_url: HttpUrl | None = None
     enabled: bool | None = None
 
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> BudgetPatch:
+        # null clears downgrade_model and webhook_url; the other columns always hold a value.
+        nulled = [
+            name for name in _NOT_NULL_BUDGET_FIELDS if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null; omit a field to keep its value")
+        return self
+
+
+_NOT_NULL_BUDGET_FIELDS = ("name", "period", "quota_kind", "quota", "soft_threshold", "hard_action", "enabled")
+
 
 class BudgetOut(BaseModel):
     """A budget with its current window's usage."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, status
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Path, Request, status
+
+from backend.core.db import BIGINT_MAX
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import NotFound
 from backend.crm import service
@@ -28,7 +31,7 @@ async def create_coupon(body: CouponCreate, session: SessionDep) -> CouponCreate
 
 
 @router.post("/coupons/{coupon_id}/publish", response_model=CouponPublished)
-async def publish_coupon(coupon_id: int, session: SessionDep) -> CouponPublished:
+async def publish_coupon(coupon_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], session: SessionDep) -> CouponPublished:
     """Publish a coupon."""
     coupon = await service.publish_coupon(session, coupon_id=coupon_id)
     return CouponPublished(coupon_id=coupon.id, status=coupon.status)

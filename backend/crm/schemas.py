@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.agent.models import MONEY_MAX
+from backend.core.db import INT_MAX
+
 CouponType = Literal["full_reduction", "discount", "points"]
 
 
@@ -18,9 +21,9 @@ class CouponCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=120)
     type: CouponType
-    threshold: Decimal = Field(ge=0)
-    value: Decimal = Field(gt=0)
-    max_redemptions: int = Field(ge=0)
+    threshold: Decimal = Field(ge=0, le=MONEY_MAX)
+    value: Decimal = Field(gt=0, le=MONEY_MAX)
+    max_redemptions: int = Field(ge=0, le=INT_MAX)
     start_at: datetime
     end_at: datetime
 

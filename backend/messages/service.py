@@ -376,8 +376,13 @@ async def confirm_unacknowledged_send(
 
 
 def epoch_to_datetime(seconds: int | None) -> datetime:
-    """A GeWe CreateTime (seconds) as an aware datetime; now when missing."""
-    return datetime.fromtimestamp(seconds, UTC) if seconds else utcnow()
+    """A GeWe CreateTime (seconds) as an aware datetime; now when missing or not a representable time."""
+    if not seconds:
+        return utcnow()
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # e.g. milliseconds, or garbage: year 56000, 10**30
+        return utcnow()
 
 
 async def list_messages(session: AsyncSession, *, account_id: uuid.UUID, limit: int = 100) -> list[Message]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
+
+# Python refuses str() of integers past 4300 digits (sys.get_int_max_str_digits()) with a ValueError. No GeWe
+# id or time comes near this bound, so a longer number is garbage, read as missing.
+_MAX_INT_DIGITS = 4000
+_MAX_INT = 10**_MAX_INT_DIGITS
 
 
 def normalise_key(key: str) -> str:
@@ -26,7 +32,10 @@ def lookup(mapping: Any, *keys: str) -> Any:
 
 
 def as_str(value: Any) -> str:
-    """A scalar (or GeWe's `{"string": ...}` wrapper) as text; ids stay exact; anything else is ""."""
+    """A scalar (or GeWe's `{"string": ...}` wrapper) as text; ids stay exact; anything else is "".
+
+    Numbers that cannot be an id or a time (NaN, infinities, integers of thousands of digits) are "" too.
+    """
     if isinstance(value, Mapping):
         value = lookup(value, "string")
     if value is None or isinstance(value, bool):
@@ -34,8 +43,10 @@ def as_str(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int):
-        return str(value)
+        return str(value) if -_MAX_INT < value < _MAX_INT else ""
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
         return str(int(value)) if value.is_integer() else str(value)
     return ""
 
@@ -45,10 +56,12 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if -_MAX_INT < value < _MAX_INT else None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     text = as_str(value).strip()
+    if len(text) > _MAX_INT_DIGITS:
+        return None
     try:
         return int(text)
     except ValueError:

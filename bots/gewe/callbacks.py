@@ -61,7 +61,8 @@ def load_callback_body(payload: dict[str, Any] | bytes | str) -> dict[str, Any]:
         raise CallbackFormatError(f"callback body must be a JSON object, got {type(payload).__name__}")
     try:
         decoded = json.loads(payload)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and numbers past Python's int-digits limit (which are not one)
         raise CallbackFormatError(f"callback body is not valid JSON: {exc}") from exc
     if not isinstance(decoded, dict):
         raise CallbackFormatError(f"callback body must be a JSON object, got {type(decoded).__name__}")

@@ -40,6 +40,23 @@ def test_serve_refuses_the_demo_jwt_secret(tmp_path: Path) -> None:
     assert "JWT_SECRET is the demo secret" in result.stderr
 
 
+def test_bench_table_puts_each_figure_beside_its_baseline_and_ratio() -> None:
+    from backend.cli import bench_table
+
+    rows = [
+        {
+            "figure": "SOP planning",
+            "value": 8.5,
+            "baseline": "plain INSERT",
+            "baseline_value": 5.0,
+            "unit": "s",
+            "ratio": 1.7,
+        }
+    ]
+
+    assert bench_table(rows)[2] == "| SOP planning | 8.50 s | plain INSERT | 5.00 s | 1.70x |"
+
+
 def test_worker_refuses_to_run_without_redis(tmp_path: Path) -> None:
     result = salesbot("worker", env={"DATABASE_URL": "postgresql://localhost/none"}, cwd=tmp_path)
     assert result.returncode == 2

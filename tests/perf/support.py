@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -108,3 +109,25 @@ def percentile(values: list[float], fraction: float) -> float:
 def median(values: list[float]) -> float:
     """The median."""
     return statistics.median(values)
+
+
+ROW_PREFIX = "BENCH_ROW\t"
+
+
+def table_row(figure: str, value: float, baseline_name: str, baseline: float, unit: str) -> None:
+    """Print one row of `salesbot bench`'s table: a figure, the same-run baseline it is compared with, the ratio."""
+    ratio = value / baseline if baseline else float("nan")
+    print(
+        ROW_PREFIX
+        + json.dumps(
+            {
+                "figure": figure,
+                "value": value,
+                "baseline": baseline_name,
+                "baseline_value": baseline,
+                "unit": unit,
+                "ratio": ratio,
+            },
+            ensure_ascii=False,
+        )
+    )

@@ -255,3 +255,12 @@ async def test_message_log_lists_the_accounts_messages(client, login, sim, make_
         count = await session.scalar(select(func.count()).select_from(Message))
     assert [m["text"] for m in log] == ["第一条"]
     assert count == 1
+
+
+async def test_contacts_offset_beyond_bigint_is_422(client, login) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: asyncpg could not bind the OFFSET (out of int64 range), 503.
+    manager = await login(Role.manager)
+    account = await _create(client, manager.headers)
+    response = await client.get(f"/api/accounts/{account['id']}/contacts?offset={2**70}", headers=manager.headers)
+    assert response.status_code == 422
+    assert "offset" in response.json()["error"]["message"]

@@ -149,3 +149,42 @@ async def test_execute_rejects_a_plan_that_breaks_the_schema(client: httpx.Async
         "/api/agent/execute", json={"plan": {"goal": "x", "budget": -1}}, headers=manager.headers
     )
     assert response.status_code == 422
+
+
+def _plan(**changes: Any) -> dict[str, Any]:
+    plan: dict[str, Any] = {
+        "goal": "促复购",
+        "duration_days": 7,
+        "budget": 30000,
+        "target_segment": {"definition": "高价值老客", "rules": ["近90天消费>=3次"]},
+        "offer": {"type": "full_reduction", "threshold": 200, "value": 30, "max_redemptions": 1000},
+        "channels": ["wechat"],
+        "kpi": {"primary": "复购率", "targets": ["+2pp"]},
+        "risk_controls": ["每人限领1张"],
+    }
+    for key, value in changes.items():
+        if key in plan["offer"]:
+            plan["offer"] = {**plan["offer"], key: value}
+        else:
+            plan[key] = value
+    return plan
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"budget": 1e16}, {"threshold": 1e308}, {"value": 2e10}, {"max_redemptions": 2**31}, {"goal": "促复购\x00"}],
+    ids=["budget", "threshold", "value", "max_redemptions", "nul-in-goal"],
+)
+async def test_execute_refuses_values_its_tables_cannot_hold_before_any_crm_call(
+    client: httpx.AsyncClient, app, login, clean_actions, retail_engine: AsyncEngine, change: dict[str, Any]
+) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: a budget past NUMERIC(12,2) failed the last INSERT (503)
+    # after the coupon had been created and published, leaving the action log `pending`; a NUL in the plan
+    # failed the action log's JSONB insert (503).
+    manager = await login(Role.manager)
+    response = await client.post("/api/agent/execute", json={"plan": _plan(**change)}, headers=manager.headers)
+    assert response.status_code == 422
+    assert next(iter(change)) in response.json()["error"]["message"]
+    assert getattr(app.other_asgi_app.state, "mock_crm_calls", 0) == 0
+    async with retail_engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM retail.action_logs"))).scalar() == 0

@@ -156,3 +156,16 @@ async def test_account_policy_overrides_the_organisation_policy(client, login, m
     ).json()
     assert org["effective"]["idle_release_minutes"] == 10
     assert own["effective"]["idle_release_minutes"] == 3
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/messages?before_id=99999999999999999999", "/decisions/99999999999999999999"],
+    ids=["before_id", "decision_id"],
+)
+async def test_message_and_decision_ids_beyond_bigint_are_422(client, login, path: str) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: asyncpg could not bind the id (out of int64 range), 503.
+    manager = await login(Role.manager)
+    response = await client.get(f"/api/conversations/{uuid.uuid4()}{path}", headers=manager.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -121,3 +121,11 @@ async def test_an_organisation_price_overrides_the_list_price_for_that_organisat
     listed = await gateway.chat(HELLO, purpose="reply", context=CallContext(other.id))
 
     assert (cheap.cost, listed.cost) == (Decimal("0.001"), Decimal("0.002"))
+
+
+async def test_price_list_filter_with_a_nul_character_is_422(client: httpx.AsyncClient, login) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: PostgreSQL refused the NUL in the filter (503).
+    finance = await login(Role.finance)
+    response = await client.get("/api/cost/prices", params={"model": "qwen\x00"}, headers=finance.headers)
+    assert response.status_code == 422
+    assert "model" in response.json()["error"]["message"]

@@ -256,3 +256,31 @@ async def test_summary_by_day_and_model_has_one_item_per_day_and_model(client: h
         (body["to"], "qwen-turbo", 1),
     ]
     assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"]["cost"])
+
+
+async def test_summary_up_to_the_first_calendar_day_starts_there_instead_of_failing(
+    client: httpx.AsyncClient, login
+) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: the default "29 days before `to`" overflowed date (500).
+    finance = await login(Role.finance)
+    response = await client.get("/api/cost/summary", params={"to": "0001-01-05"}, headers=finance.headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["from"], response.json()["to"]) == ("0001-01-01", "0001-01-05")
+
+
+@pytest.mark.parametrize("path", ["/api/cost/ledger", "/api/cost/export.csv"])
+@pytest.mark.parametrize(
+    "params",
+    [{"model": "deepseek\x00"}, {"origin": "\x00"}, {"to": "9999-12-31T23:00:00-05:00"}],
+    ids=["nul-model", "nul-origin", "instant-past-9999"],
+)
+async def test_ledger_filters_the_database_cannot_take_are_422_before_any_query(
+    client: httpx.AsyncClient, login, path: str, params: dict[str, str]
+) -> None:
+    # Found by the OpenAPI fuzz: the ledger answered 503, and the CSV export, which queries after its 200
+    # has started streaming, broke the response off mid-way.
+    finance = await login(Role.finance)
+    response = await client.get(path, params=params, headers=finance.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert next(iter(params)) in response.json()["error"]["message"]

@@ -44,3 +44,25 @@ async def test_publishing_an_unknown_coupon_is_404(client: httpx.AsyncClient) ->
 async def test_coupon_without_value_is_rejected(client: httpx.AsyncClient) -> None:
     response = await client.post("/mock/crm/coupons", json={**COUPON, "value": "0"})
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"threshold": "10000000000"}, {"value": "99999999999.99"}, {"max_redemptions": 2**31}],
+    ids=["threshold", "value", "max_redemptions"],
+)
+async def test_coupon_amounts_and_counts_beyond_their_columns_are_422(
+    client: httpx.AsyncClient, field: dict[str, str | int]
+) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: the INSERT overflowed NUMERIC(12,2)/INTEGER and answered 503.
+    response = await client.post("/mock/crm/coupons", json={**COUPON, **field})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert next(iter(field)) in response.json()["error"]["message"]
+
+
+async def test_publishing_a_coupon_id_beyond_bigint_is_422(client: httpx.AsyncClient) -> None:
+    # Found by the OpenAPI fuzz: asyncpg could not bind the id (value out of int64 range) and the answer was 503.
+    response = await client.post(f"/mock/crm/coupons/{2**70}/publish")
+    assert response.status_code == 422
+    assert "coupon_id" in response.json()["error"]["message"]

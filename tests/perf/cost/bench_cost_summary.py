@@ -32,7 +32,7 @@ from backend.core.security import issue_token
 from backend.organizations.service import get_or_create
 
 sys.path.insert(0, str(REPO_ROOT))
-from tests.perf.support import scratch_database
+from tests.perf.support import scratch_database, table_row
 
 FILL_LEDGER = """
 INSERT INTO cost_ledger (request_id, call_id, attempt, organization_id, user_id, account_id, conversation_id,
@@ -172,6 +172,13 @@ async def bench(url: str, rows: int, repeat: int) -> None:
             samples = samples[2:]  # the first calls warm the pool and caches
             p50, p95 = statistics.median(samples), percentile(samples, 0.95)
             print(f"{'  group_by=' + group_by:<44} {p50:8.1f} {p95:8.1f} {scan_p50 / p50:7.1f}x")
+            table_row(
+                f"cost summary group_by={group_by} over {rows:,} rows, p50",
+                p50,
+                "full-scan GROUP BY model",
+                scan_p50,
+                "ms",
+            )
         print(
             f"{'baseline: full-scan GROUP BY model (SQL only)':<44} {scan_p50:8.1f} {percentile(baseline, 0.95):8.1f}"
         )

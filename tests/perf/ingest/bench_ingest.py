@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.support import median, percentile, scratch_database, server_process  # noqa: E402 - needs the repository on sys.path first
+from tests.perf.support import median, percentile, scratch_database, server_process, table_row  # noqa: E402 - needs the repository on sys.path first
 
 APP_ID = "wx_benchaccount000000001"
 ACCOUNT_WXID = "wxid_benchaccount01"
@@ -265,6 +265,9 @@ def main() -> None:
     print()
     for kind in ("app", "accept-only"):
         print(f"throughput ratio {labels[kind]} / bare: {results[kind][0].per_second / bare:.2f}")
+        table_row(
+            f"callbacks accepted/s, {labels[kind]}", results[kind][0].per_second, "bare FastAPI endpoint", bare, "/s"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.support import median, percentile, scratch_database, server_process  # noqa: E402 - needs the repository on sys.path first
+from tests.perf.support import median, percentile, scratch_database, server_process, table_row  # noqa: E402 - needs the repository on sys.path first
 
 SIM_TOKEN = "bench-sim-token"
 LOAD_APP_ID = "wx_benchload000000000001"
@@ -281,6 +281,20 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
     print(f"  salesbot                           {summary(results['app-events'])}")
     bare_p99 = percentile(results["bare-emit-events"], 0.99)
     print(f"  p99 ratio salesbot / bare: {percentile(results['app-events'], 0.99) / bare_p99:.2f}")
+    table_row(
+        "callback -> AI reply sent, p95",
+        percentile(results["app"], 0.95),
+        "bare endpoint calling postText",
+        percentile(results["bare-send"], 0.95),
+        "ms",
+    )
+    table_row(
+        f"callback -> message.new at {args.rate:.0f}/s, p99",
+        percentile(results["app-events"], 0.99),
+        "bare python-socketio emit",
+        bare_p99,
+        "ms",
+    )
 
 
 def main() -> None:

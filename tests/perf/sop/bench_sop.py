@@ -21,7 +21,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.support import median, percentile, scratch_database  # noqa: E402 - needs the repository on sys.path first
+from tests.perf.support import median, percentile, scratch_database, table_row  # noqa: E402 - needs the repository on sys.path first
 
 SIM_TOKEN = "bench-sim-token"
 NO_PACING = {"per_minute_cap": 1_000_000, "min_gap_per_chat": 0.0, "switch_jitter": [0.0, 0.0], "daily_cap": None}
@@ -248,6 +248,20 @@ def main() -> None:
     print(f"  start (resolve targets + plan): {planning['planning_s']:.2f} s ({rate:,.0f} rows/s)")
     print(f"  baseline plain INSERT of as many rows: {planning['baseline_s']:.2f} s")
     print(f"  ratio planning / plain INSERT: {planning['planning_s'] / planning['baseline_s']:.2f}x")
+    table_row(
+        f"SOP planning {planning['deliveries']:.0f} deliveries",
+        planning["planning_s"],
+        "plain INSERT of as many rows",
+        planning["baseline_s"],
+        "s",
+    )
+    table_row(
+        "SOP dispatch overhead per send (claim + checks + 2 transactions)",
+        dispatch["per_send_with_claim"] - dispatch["gewe_p50"],
+        "plain one-row INSERT + COMMIT",
+        dispatch["insert_p50"],
+        "ms",
+    )
     overhead = dispatch["send_p50"] - dispatch["gewe_p50"]
     print(f"SOP dispatch: {dispatch['sends']:.0f} sends, one lane, pacing off")
     print(

@@ -14,6 +14,13 @@ export type ChartOption = ComposeOption<
 
 export const COLORS = { ok: '#67c23a', warning: '#e6a23c', danger: '#f56c6c', track: '#e4e7ed' }
 
+const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** Text made safe for ECharts' HTML tooltips: a formatter's return value is set as innerHTML. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => HTML_ENTITIES[char])
+}
+
 /** Every China-time day from..to (ISO dates, both included). */
 export function daysBetween(from: string, to: string): string[] {
   const days: string[] = []
@@ -81,7 +88,7 @@ export function budgetGaugeOption(budget: Budget): ChartOption {
   const money = budget.quota_kind === 'money'
   const format = (value: number) => (money ? yuan(value, 2) : new Intl.NumberFormat('zh-CN').format(Math.round(value)))
   return {
-    tooltip: { formatter: () => `${budget.name}: ${format(used)} / ${format(quota)}` },
+    tooltip: { formatter: () => `${escapeHtml(budget.name)}: ${format(used)} / ${format(quota)}` },
     series: [
       {
         name: budget.name,

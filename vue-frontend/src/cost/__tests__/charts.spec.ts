@@ -40,4 +40,10 @@ describe('charts', () => {
     expect(gauge.data[0]).toEqual({ value: 1000, name: '1,200' })
     expect(gauge.axisLine.lineStyle.color[0][0]).toBe(0.8)
   })
+
+  it('escapes the budget name in the gauge tooltip, which ECharts renders as HTML', () => {
+    const budget = { name: '<img src=x onerror=alert(1)>', quota_kind: 'tokens', quota: '10', used: '1', ratio: '0.1', soft_threshold: '0.8', exceeded: false } as Budget
+    const tooltip = (budgetGaugeOption(budget) as any).tooltip.formatter()
+    expect(tooltip).toBe('&lt;img src=x onerror=alert(1)&gt;: 1 / 10')
+  })
 })
