@@ -224,6 +224,35 @@ async def send(
     conversation = await lock_conversation(session, conversation_id)
     if guard is not None and (reason := guard.violation(conversation)):
         raise SendDropped(reason)
+    message = await add_outgoing(
+        session,
+        account=account,
+        conversation_id=conversation_id,
+        content=content,
+        sent_by=sent_by,
+        sent_by_user_id=sent_by_user_id,
+    )
+    if not account.app_id:
+        message.status, message.error = "failed", "this account has never logged in (no GeWe appId)"
+    else:
+        await post_message(
+            session, account=account, message=message, to_wxid=to_wxid, content=content, gateway=gateway, pacer=pacer
+        )
+    await finish_message(session, message)
+    return message
+
+
+async def add_outgoing(
+    session: AsyncSession,
+    *,
+    account: Account,
+    conversation_id: uuid.UUID,
+    content: Outgoing,
+    sent_by: SentBy,
+    sent_by_user_id: uuid.UUID | None = None,
+    extra_payload: dict[str, Any] | None = None,
+) -> Message:
+    """Store an outgoing message as `sending` (flushed, so it has its id) before GeWe is called."""
     message = Message(
         organization_id=account.organization_id,
         account_id=account.id,
@@ -235,18 +264,11 @@ async def send(
         sent_by_user_id=sent_by_user_id,
         sender_wxid=account.wxid or "",
         text=content.stored_text(),
-        payload=content.payload(),
+        payload={**content.payload(), **(extra_payload or {})},
         status="sending",
     )
     session.add(message)
     await session.flush()
-    if not account.app_id:
-        message.status, message.error = "failed", "this account has never logged in (no GeWe appId)"
-    else:
-        await post_message(
-            session, account=account, message=message, to_wxid=to_wxid, content=content, gateway=gateway, pacer=pacer
-        )
-    await finish_message(session, message)
     return message
 
 

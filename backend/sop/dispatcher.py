@@ -37,6 +37,7 @@ from backend.messages.models import Conversation, Message
 from backend.messages.service import (
     ChannelPacer,
     Outgoing,
+    add_outgoing,
     finish_message,
     lock_conversation,
     policy_with_overrides,
@@ -424,21 +425,14 @@ class SopDispatcher:
                 self._settle_unsendable(delivery, now=now, skip=skip, wait_until=wait_until)
                 await self.commit(session)
                 return None
-            message = Message(
-                organization_id=job.account.organization_id,
-                account_id=job.account.id,
+            message = await add_outgoing(
+                session,
+                account=job.account,
                 conversation_id=conversation_id,
-                kind=job.content.kind,
-                direction="out",
-                is_self_sent=True,
+                content=job.content,
                 sent_by="sop",
-                sender_wxid=job.account.wxid or "",
-                text=job.content.stored_text(),
-                payload={**job.content.payload(), "sop": {"sop_id": str(job.sop.id), "delivery_id": job.delivery_id}},
-                status="sending",
+                extra_payload={"sop": {"sop_id": str(job.sop.id), "delivery_id": job.delivery_id}},
             )
-            session.add(message)
-            await session.flush()
             delivery.status, delivery.message_id = "sending", message.id
             delivery.attempt_started_at, delivery.claimed_until = now, now + self.lease
             await session.commit()

@@ -140,42 +140,50 @@ async def steps_of(session: AsyncSession, sop_id: uuid.UUID) -> list[SopStep]:
     return list(await session.scalars(select(SopStep).where(SopStep.sop_id == sop_id).order_by(SopStep.position)))
 
 
-async def view(session: AsyncSession, sop: Sop, *, with_progress: bool = True) -> SopOut:
-    """The API view of a SOP with its steps (and progress)."""
-    steps = await steps_of(session, sop.id)
-    return SopOut(
-        id=sop.id,
-        name=sop.name,
-        description=sop.description,
-        status=sop.status,
-        status_reason=sop.status_reason,
-        timezone=sop.timezone,
-        dynamic=sop.dynamic,
-        end_at=sop.end_at,
-        targets=TargetSpec.model_validate(sop.targets),
-        steps=[StepOut.model_validate(step) for step in steps],
-        created_at=sop.created_at,
-        updated_at=sop.updated_at,
-        started_at=sop.started_at,
-        finished_at=sop.finished_at,
-        progress=(await progress_of(session, sops=[sop]))[sop.id] if with_progress else None,
-    )
+async def views(session: AsyncSession, sops: list[Sop]) -> list[SopOut]:
+    """API views of SOPs with their steps and progress (three queries whatever their number)."""
+    steps: dict[uuid.UUID, list[SopStep]] = defaultdict(list)
+    if sops:
+        rows = await session.scalars(
+            select(SopStep).where(SopStep.sop_id.in_([sop.id for sop in sops])).order_by(SopStep.position)
+        )
+        for step in rows:
+            steps[step.sop_id].append(step)
+    progress = await progress_of(session, sops=sops)
+    return [
+        SopOut(
+            id=sop.id,
+            name=sop.name,
+            description=sop.description,
+            status=sop.status,
+            status_reason=sop.status_reason,
+            timezone=sop.timezone,
+            dynamic=sop.dynamic,
+            end_at=sop.end_at,
+            targets=TargetSpec.model_validate(sop.targets),
+            steps=[StepOut.model_validate(step) for step in steps[sop.id]],
+            created_at=sop.created_at,
+            updated_at=sop.updated_at,
+            started_at=sop.started_at,
+            finished_at=sop.finished_at,
+            progress=progress[sop.id],
+        )
+        for sop in sops
+    ]
+
+
+async def view(session: AsyncSession, sop: Sop) -> SopOut:
+    """The API view of one SOP with its steps and progress."""
+    [single] = await views(session, [sop])
+    return single
 
 
 async def list_sops(session: AsyncSession, *, user: User) -> list[SopOut]:
     """The organisation's SOPs, newest first, with progress."""
-    sops = list(
-        await session.scalars(
-            select(Sop).where(Sop.organization_id == user.organization_id).order_by(Sop.created_at.desc())
-        )
+    sops = await session.scalars(
+        select(Sop).where(Sop.organization_id == user.organization_id).order_by(Sop.created_at.desc())
     )
-    progress = await progress_of(session, sops=sops)
-    views = []
-    for sop in sops:
-        out = await view(session, sop, with_progress=False)
-        out.progress = progress[sop.id]
-        views.append(out)
-    return views
+    return await views(session, list(sops))
 
 
 async def create_sop(session: AsyncSession, *, user: User, body: SopIn) -> Sop:

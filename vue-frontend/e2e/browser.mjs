@@ -81,3 +81,28 @@ export async function screenshotOnFailure(page, path) {
     console.error(`# screenshot failed: ${err?.message || err}`)
   }
 }
+
+/** Log in through the login page and wait until the page with test id `pageId` at `path` is shown. */
+export async function loginInto(page, { path, pageId, username, password, what }) {
+  await page
+    .goto(`${BASE_URL}/login?redirect=${path}`, { waitUntil: 'domcontentloaded' })
+    .catch((err) => fail(`cannot open ${BASE_URL}/login: ${err.message}`))
+  await page.locator(sel('login-username')).fill(username)
+  await page.locator(sel('login-password')).fill(password)
+  await page.locator(sel('login-submit')).click()
+  await page.locator(sel(pageId)).waitFor({ state: 'visible' }).catch(async () => {
+    const error = page.locator(sel('login-error'))
+    const err = (await error.isVisible().catch(() => false)) ? (await error.innerText()).trim() : ''
+    fail(`${what} is not visible after logging in (at ${page.url()})${err ? ` (login error: "${err}")` : ''}`)
+  })
+}
+
+/** Wait until the console's live connection is up (fails the step with the indicator's status otherwise). */
+export async function waitConnected(page) {
+  await page
+    .waitForSelector(`${sel('connection-indicator')}[data-status="connected"]`, { timeout: STEP_TIMEOUT })
+    .catch(async () => {
+      const status = await page.locator(sel('connection-indicator')).getAttribute('data-status').catch(() => null)
+      fail(`the live connection did not come up (connection-indicator data-status: ${status})`)
+    })
+}

@@ -15,7 +15,7 @@
 //   CHROMIUM_PATH            optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS           optional: per-step timeout (default 15000)
 //   E2E_HANDOFF_TIMEOUT_MS   optional: how long to wait for the handoff toast (default 60000)
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, screenshotOnFailure, sel } from './browser.mjs'
+import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel, waitConnected } from './browser.mjs'
 
 const USERNAME = process.env.E2E_USERNAME || ''
 const PASSWORD = process.env.E2E_PASSWORD || ''
@@ -53,24 +53,11 @@ async function main() {
     page.on('pageerror', (err) => pageErrors.push(String(err)))
 
     // 1. Log in as the sales user, straight into the workbench.
-    await page.goto(`${BASE_URL}/login?redirect=/conversations`, { waitUntil: 'domcontentloaded' }).catch((err) => fail(`cannot open ${BASE_URL}/login: ${err.message}`))
-    await page.locator(sel('login-username')).fill(USERNAME)
-    await page.locator(sel('login-password')).fill(PASSWORD)
-    await page.locator(sel('login-submit')).click()
-    await page.locator(sel('conversations-page')).waitFor({ state: 'visible' }).catch(async () => {
-      const error = page.locator(sel('login-error'))
-      const err = (await error.isVisible().catch(() => false)) ? (await error.innerText()).trim() : ''
-      fail(`the workbench is not visible after logging in (at ${page.url()})${err ? ` (login error: "${err}")` : ''}`)
-    })
+    await loginInto(page, { path: '/conversations', pageId: 'conversations-page', username: USERNAME, password: PASSWORD, what: 'the workbench' })
     ok(`logged in as ${USERNAME}, workbench visible at ${new URL(page.url()).pathname}`)
 
     // 2. The live connection is up, so no handoff event can slip by before the trigger.
-    await page
-      .waitForSelector(`${sel('connection-indicator')}[data-status="connected"]`, { timeout: STEP_TIMEOUT })
-      .catch(async () => {
-        const status = await page.locator(sel('connection-indicator')).getAttribute('data-status').catch(() => null)
-        fail(`the live connection did not come up (connection-indicator data-status: ${status})`)
-      })
+    await waitConnected(page)
     await page.locator(sel('conversation-list')).waitFor({ state: 'visible' })
     ok('live connection up, conversation list visible')
 

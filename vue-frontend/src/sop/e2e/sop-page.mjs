@@ -19,7 +19,7 @@
 //   E2E_TIMEOUT_MS    optional: per-step timeout (default 15000)
 //   SOP_TIMEOUT_MS    optional: how long the SOP may take to be fully sent (default 120000)
 //   SAMPLE_MS         optional: sampling interval of the bars (default 300)
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, ok, runSteps, screenshotOnFailure, sel } from '../../../e2e/browser.mjs'
+import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel, waitConnected } from '../../../e2e/browser.mjs'
 
 const USERNAME = process.env.E2E_USERNAME || ''
 const PASSWORD = process.env.E2E_PASSWORD || ''
@@ -80,24 +80,11 @@ async function main() {
     page.on('pageerror', (err) => pageErrors.push(String(err)))
 
     // 1. Log in as the manager, straight into the SOP page.
-    await page.goto(`${BASE_URL}/login?redirect=/sop`, { waitUntil: 'domcontentloaded' }).catch((err) => fail(`cannot open ${BASE_URL}/login: ${err.message}`))
-    await page.locator(sel('login-username')).fill(USERNAME)
-    await page.locator(sel('login-password')).fill(PASSWORD)
-    await page.locator(sel('login-submit')).click()
-    await page.locator(sel('sop-page')).waitFor({ state: 'visible' }).catch(async () => {
-      const error = page.locator(sel('login-error'))
-      const err = (await error.isVisible().catch(() => false)) ? (await error.innerText()).trim() : ''
-      fail(`the SOP page is not visible after logging in (at ${page.url()})${err ? ` (login error: "${err}")` : ''}`)
-    })
+    await loginInto(page, { path: '/sop', pageId: 'sop-page', username: USERNAME, password: PASSWORD, what: 'the SOP page' })
     ok(`logged in as ${USERNAME}, SOP page visible at ${new URL(page.url()).pathname}`)
 
     // 2. The live connection is up, so no progress event can slip by after the start.
-    await page
-      .waitForSelector(`${sel('connection-indicator')}[data-status="connected"]`, { timeout: STEP_TIMEOUT })
-      .catch(async () => {
-        const status = await page.locator(sel('connection-indicator')).getAttribute('data-status').catch(() => null)
-        fail(`the live connection did not come up (connection-indicator data-status: ${status})`)
-      })
+    await waitConnected(page)
     ok('live connection up')
 
     // 3. Open the SOP from its row; it is a draft, so it offers Start.
