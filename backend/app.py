@@ -16,14 +16,16 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.accounts.router import router as accounts_router
 from backend.agent.router import router as agent_router
+from backend.audit.router import router as audit_router
 from backend.auth.router import auth_router, users_router
 from backend.config import Settings
 from backend.conversations.router import router as conversations_router
 from backend.core.db import Database, ensure_migrated
 from backend.core.errors import error_body, install_error_handlers
-from backend.core.middleware import RequestContextMiddleware
+from backend.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from backend.cost.router import router as cost_router
 from backend.crm.router import router as mock_crm_router
+from backend.ingest.fastpath import AppWithCallbackFastPath
 from backend.ingest.router import router as callbacks_router
 from backend.messages.router import router as messages_router
 from backend.realtime.router import router as events_router
@@ -75,6 +77,13 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     app.state.redis = None
 
     install_error_handlers(app)
+    # Added innermost first: request context (logs, metrics) wraps CORS, which wraps the body limit (so a 413
+    # carries the CORS headers a browser needs to read it).
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default=settings.server.max_body_bytes,
+        prefixes=(("/callbacks/", settings.server.callback_max_body_bytes),),
+    )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -92,9 +101,10 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     app.include_router(sop_router)
     app.include_router(cost_router)
     app.include_router(agent_router)
+    app.include_router(audit_router)
     app.include_router(mock_crm_router)
     mount_console(app, settings.server.console_dir)
-    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    return AppWithCallbackFastPath(sio, app, callback_max_body_bytes=settings.server.callback_max_body_bytes)
 
 
 def mount_console(app: FastAPI, console_dir: Path) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agent.commands import load_kb, retail_is_seeded
 from backend.agent.kb import STARTER_DIR
+from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.models import Role, User
 from backend.config import Settings
@@ -170,7 +171,7 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run ingest consumers, SOP dispatch and leader-elected jobs (no HTTP); settings from the environment."""
+    """Run ingest consumers, SOP dispatch and leader-elected jobs (no API); settings from the environment."""
     settings = load_settings("worker")
     database_url = settings.database.url
     if not database_url:
@@ -182,7 +183,7 @@ def worker() -> None:
     if problems:
         fail("refusing to run with unsafe secrets: " + "; ".join(problems))
     from backend.core.logs import configure_logging
-    from backend.worker import run_worker
+    from backend.worker import MetricsUnavailable, run_worker
 
     configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
     try:
@@ -191,7 +192,10 @@ def worker() -> None:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except MetricsUnavailable as exc:
+        fail(str(exc))
 
 
 async def _check_migrated(url: str) -> None:
@@ -260,9 +264,20 @@ def user_set_active(
         user = await session.scalar(select(User).where(User.username == username))
         if user is None:
             return False
+        before = auth_service.user_audit(user)
         user.is_active = active
         if not active:
             await auth_service.revoke_user_sessions(session, user_id=user.id)
+        after = auth_service.user_audit(user)
+        await audit.record(
+            session,
+            organization_id=user.organization_id,
+            actor_id=None,
+            action=auth_service.update_action(before, after),
+            target_type="user",
+            target_id=str(user.id),
+            detail={**audit.changes(before, after), "via": "cli"},
+        )
         return True
 
     settings = load_settings("cli", data_dir)

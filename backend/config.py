@@ -6,7 +6,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RunMode = Literal["demo", "serve", "worker", "test", "cli"]
@@ -96,6 +97,12 @@ class IntegrationSettings(BaseSettings):
 
     elasticsearch_url: str | None = Field(None, description="Elasticsearch for message search. Unset: pg_trgm.")
     crm_base_url: str | None = Field(None, description="CRM HTTP API for coupons. Unset: in-app mock CRM.")
+    crm_api_key: str | None = Field(
+        None,
+        description="Bearer key sent to the CRM and required by the in-app mock CRM routes. Required by `serve` "
+        "and `worker` when CRM_BASE_URL is set. Unset without CRM_BASE_URL: a random key per process, known "
+        "only to the app itself.",
+    )
 
 
 class SecuritySettings(BaseSettings):
@@ -114,6 +121,13 @@ class SecuritySettings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, description="Lifetime of a refresh token.")
     login_max_failures: int = Field(5, description="Failed logins per username+IP before throttling.")
     login_window_seconds: int = Field(900, description="Window in which failed logins are counted.")
+    agent_rate_per_minute: int = Field(
+        20, ge=0, description="Store-agent requests (chat, execute) per user and minute; 0: unlimited."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Let budget webhooks reach private, loopback and link-local addresses (off: SSRF protection).",
+    )
 
 
 class ServerSettings(BaseSettings):
@@ -131,6 +145,14 @@ class ServerSettings(BaseSettings):
     console_dir: Path = Field(REPO_ROOT / "vue-frontend" / "dist", description="Built Vue console served at /.")
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool = Field(True, description="JSON log lines (one object per line).")
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024, gt=0, description="Largest request body accepted (413 beyond), except GeWe callbacks."
+    )
+    callback_max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        gt=0,
+        description="Largest GeWe callback body accepted (JSON with XML inside, image thumbnails in base64).",
+    )
 
 
 class IngestSettings(BaseSettings):
@@ -173,6 +195,17 @@ class SopSettings(BaseSettings):
     max_lanes: int = Field(32, description="Accounts sent for concurrently by one process.")
 
 
+class WorkerSettings(BaseSettings):
+    """`salesbot worker` processes."""
+
+    model_config = _group("WORKER_")
+
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics endpoint; 0: no endpoint."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the worker's /metrics endpoint listens on.")
+
+
 class Settings(BaseSettings):
     """All settings of one process, grouped by the part they configure."""
 
@@ -194,6 +227,17 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @field_validator("integrations")
+    @classmethod
+    def _crm_key_with_real_crm(cls, value: IntegrationSettings, info: ValidationInfo) -> IntegrationSettings:
+        """A production process never calls a real CRM without credentials."""
+        if info.data.get("mode") in ("serve", "worker") and value.crm_base_url and not value.crm_api_key:
+            raise PydanticCustomError(
+                "crm_api_key_missing", "CRM_API_KEY must be set when CRM_BASE_URL points at a real CRM"
+            )
+        return value
 
     @cached_property
     def public_base_url(self) -> str:

@@ -25,6 +25,7 @@ from backend.accounts.schemas import (
 from backend.auth.models import Role, User
 from backend.core.db import BIGINT_MAX
 from backend.core.deps import SessionDep, SettingsDep
+from backend.core.inputs import Text
 from backend.messages import service as messages
 from backend.messages.schemas import MessageOut
 
@@ -52,6 +53,7 @@ async def create_account(
         session,
         organization_id=user.organization_id,
         gateway=gateway,
+        actor_id=user.id,
         nickname=body.nickname,
         owner_user_id=body.owner_user_id,
         app_id=body.app_id,
@@ -88,6 +90,7 @@ async def update_account(
         session,
         account=account,
         gateway=gateway,
+        actor_id=user.id,
         nickname=body.nickname,
         owner_user_id=body.owner_user_id if "owner_user_id" in given else service.UNSET,
         gewe_token=body.gewe_token,
@@ -102,7 +105,7 @@ async def update_account(
 async def delete_account(account_id: uuid.UUID, user: AccountManager, session: SessionDep) -> Response:
     """Delete an account and everything stored for it."""
     account = await service.get_account(session, organization_id=user.organization_id, account_id=account_id)
-    await service.delete_account(session, account=account)
+    await service.delete_account(session, account=account, actor_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -112,7 +115,7 @@ async def login_qr(account_id: uuid.UUID, user: AccountManager, session: Session
     account = await service.get_account(
         session, organization_id=user.organization_id, account_id=account_id, for_update=True
     )
-    return await service.request_login_qr(session, account=account, gateway=gateway)
+    return await service.request_login_qr(session, account=account, gateway=gateway, actor_id=user.id)
 
 
 @router.get("/{account_id}/login-status", response_model=LoginStatusOut)
@@ -134,7 +137,7 @@ async def logout(
 ) -> AccountOut:
     """Log the account out of WeChat."""
     account = await service.get_account(session, organization_id=user.organization_id, account_id=account_id)
-    return _out(await service.logout(session, account=account, gateway=gateway), user, settings)
+    return _out(await service.logout(session, account=account, gateway=gateway, actor_id=user.id), user, settings)
 
 
 @router.get("/{account_id}/contacts", response_model=ContactPage)
@@ -142,7 +145,7 @@ async def list_contacts(
     account_id: uuid.UUID,
     user: AccountReader,
     session: SessionDep,
-    tag: Annotated[str | None, Query(description="Only contacts with this tag")] = None,
+    tag: Annotated[Text | None, Query(description="Only contacts with this tag")] = None,
     is_group: Annotated[bool | None, Query(description="Only groups (true) or only friends (false)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.core.inputs import Text
+
 
 class PacingOverrides(BaseModel):
     """Per-account overrides of the shared pacer's defaults; unset fields keep the default."""
@@ -22,23 +24,23 @@ class PacingOverrides(BaseModel):
 class AccountCreateIn(BaseModel):
     """A new WeChat account; `app_id` only when re-using a device GeWe already knows."""
 
-    nickname: str = Field("", max_length=120)
+    nickname: Text = Field("", max_length=120)
     owner_user_id: uuid.UUID | None = None
-    app_id: str | None = Field(None, max_length=64)
-    gewe_token: str | None = Field(None, max_length=512, description="This account's X-GEWE-TOKEN (write-only)")
+    app_id: Text | None = Field(None, max_length=64)
+    gewe_token: Text | None = Field(None, max_length=512, description="This account's X-GEWE-TOKEN (write-only)")
     ai_enabled: bool = True
-    persona: str = Field("", max_length=4000)
+    persona: Text = Field("", max_length=4000)
     pacing: PacingOverrides = Field(default_factory=PacingOverrides)
 
 
 class AccountUpdateIn(BaseModel):
     """Fields to change; omitted fields stay as they are."""
 
-    nickname: str | None = Field(None, max_length=120)
+    nickname: Text | None = Field(None, max_length=120)
     owner_user_id: uuid.UUID | None = None
-    gewe_token: str | None = Field(None, max_length=512)
+    gewe_token: Text | None = Field(None, max_length=512)
     ai_enabled: bool | None = None
-    persona: str | None = Field(None, max_length=4000)
+    persona: Text | None = Field(None, max_length=4000)
     pacing: PacingOverrides | None = None
 
 
@@ -118,5 +120,5 @@ class ContactSyncOut(BaseModel):
 class SendTextIn(BaseModel):
     """A text message to send as the account."""
 
-    to_wxid: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=4000)
+    to_wxid: Text = Field(min_length=1, max_length=128)
+    text: Text = Field(min_length=1, max_length=4000)

@@ -1,4 +1,4 @@
-"""Accounts: CRUD per organisation, QR login, status changes with events, contact sync."""
+"""Accounts: CRUD per organisation (audited), QR login, status changes with events, contact sync."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.gewe import GeweGateway, gewe_errors
 from backend.accounts.models import Account, AccountStatus
 from backend.accounts.schemas import AccountOut, LoginQrOut, LoginStatusOut
+from backend.audit import service as audit
 from backend.auth.models import User
 from backend.contacts.models import Contact
 from backend.core.db import utcnow
@@ -77,6 +78,34 @@ def device_status_data(account: Account) -> dict[str, Any]:
     }
 
 
+def account_audit(account: Account) -> dict[str, Any]:
+    """What the audit log keeps of an account (whether it has a GeWe token, never the token)."""
+    return {
+        "nickname": account.nickname,
+        "owner_user_id": str(account.owner_user_id) if account.owner_user_id else None,
+        "app_id": account.app_id,
+        "wxid": account.wxid,
+        "ai_enabled": account.ai_enabled,
+        "persona": account.persona,
+        "pacing": account.pacing,
+        "has_gewe_token": account.gewe_token_encrypted is not None,
+    }
+
+
+async def _audit(
+    session: AsyncSession, account: Account, *, actor_id: uuid.UUID | None, action: str, detail: dict[str, Any]
+) -> None:
+    await audit.record(
+        session,
+        organization_id=account.organization_id,
+        actor_id=actor_id,
+        action=action,
+        target_type="account",
+        target_id=str(account.id),
+        detail=detail,
+    )
+
+
 async def _check_owner(session: AsyncSession, *, organization_id: uuid.UUID, owner_user_id: uuid.UUID) -> None:
     owner_org = await session.scalar(select(User.organization_id).where(User.id == owner_user_id))
     if owner_org != organization_id:
@@ -88,6 +117,7 @@ async def create_account(
     *,
     organization_id: uuid.UUID,
     gateway: GeweGateway,
+    actor_id: uuid.UUID | None = None,
     nickname: str = "",
     owner_user_id: uuid.UUID | None = None,
     app_id: str | None = None,
@@ -116,6 +146,7 @@ async def create_account(
             await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"appId {app_id} already belongs to another account", code="app_id_taken") from exc
+    await _audit(session, account, actor_id=actor_id, action="account.create", detail={"after": account_audit(account)})
     return account
 
 
@@ -143,6 +174,7 @@ async def update_account(
     *,
     account: Account,
     gateway: GeweGateway,
+    actor_id: uuid.UUID | None = None,
     nickname: str | None = None,
     owner_user_id: Any = UNSET,
     gewe_token: str | None = None,
@@ -151,6 +183,7 @@ async def update_account(
     pacing: dict[str, Any] | None = None,
 ) -> Account:
     """Change the given fields of an account."""
+    before = account_audit(account)
     if nickname is not None:
         account.nickname = nickname
     if owner_user_id is not UNSET:
@@ -166,11 +199,18 @@ async def update_account(
     if pacing is not None:
         account.pacing = pacing
     await session.flush()
+    detail = audit.changes(before, account_audit(account))
+    if gewe_token:  # a new token of an account that had one: the flag alone would not show the change
+        detail["before"]["gewe_token"], detail["after"]["gewe_token"] = "(hidden)", "(changed)"
+    await _audit(session, account, actor_id=actor_id, action="account.update", detail=detail)
     return account
 
 
-async def delete_account(session: AsyncSession, *, account: Account) -> None:
+async def delete_account(session: AsyncSession, *, account: Account, actor_id: uuid.UUID | None = None) -> None:
     """Delete an account with its contacts, conversations, messages and inbox."""
+    await _audit(
+        session, account, actor_id=actor_id, action="account.delete", detail={"before": account_audit(account)}
+    )
     await session.delete(account)
     await session.flush()
 
@@ -191,8 +231,11 @@ async def set_status(session: AsyncSession, *, account: Account, status: Account
     return True
 
 
-async def request_login_qr(session: AsyncSession, *, account: Account, gateway: GeweGateway) -> LoginQrOut:
-    """Ask GeWe for a login QR code, re-using the account's appId once it has one."""
+async def request_login_qr(
+    session: AsyncSession, *, account: Account, gateway: GeweGateway, actor_id: uuid.UUID | None = None
+) -> LoginQrOut:
+    """Ask GeWe for a login QR code, re-using the account's appId once it has one (audited as a (re-)login)."""
+    previous = {"status": account.status, "app_id": account.app_id}
     async with gewe_errors():
         qr = await gateway.client(account).get_login_qr_code(account.app_id or "")
     if account.app_id and qr.app_id and qr.app_id != account.app_id:
@@ -206,6 +249,13 @@ async def request_login_qr(session: AsyncSession, *, account: Account, gateway: 
         account.app_id = qr.app_id
     account.last_login_uuid = qr.uuid
     await set_status(session, account=account, status=AccountStatus.logging_in, detail="等待扫码")
+    await _audit(
+        session,
+        account,
+        actor_id=actor_id,
+        action="account.login",
+        detail={"before": previous, "after": {"status": account.status, "app_id": account.app_id}},
+    )
     return LoginQrOut(app_id=qr.app_id, uuid=qr.uuid, qr_data=qr.qr_data, qr_img_base64=qr.qr_img_base64)
 
 
@@ -233,12 +283,22 @@ async def check_login_status(
     )
 
 
-async def logout(session: AsyncSession, *, account: Account, gateway: GeweGateway) -> Account:
-    """Log the account out of GeWe and mark it offline."""
+async def logout(
+    session: AsyncSession, *, account: Account, gateway: GeweGateway, actor_id: uuid.UUID | None = None
+) -> Account:
+    """Log the account out of GeWe and mark it offline (audited)."""
+    previous = account.status
     if account.app_id:
         async with gewe_errors():
             await gateway.client(account).logout(account.app_id)
     await set_status(session, account=account, status=AccountStatus.offline, detail="已退出登录")
+    await _audit(
+        session,
+        account,
+        actor_id=actor_id,
+        action="account.logout",
+        detail={"before": {"status": previous}, "after": {"status": account.status}},
+    )
     return account
 
 

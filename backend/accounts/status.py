@@ -1,4 +1,4 @@
-"""Status tracking: periodic checkOnline of online accounts and reconnection attempts with back-off."""
+"""Status tracking: periodic checkOnline of online accounts (on one elected process) and reconnection with back-off."""
 
 from __future__ import annotations
 
@@ -14,16 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.accounts import service
 from backend.accounts.gewe import GeweGateway, gewe_message
 from backend.accounts.models import Account, AccountStatus
+from backend.core.leader import LeaderElection
 from backend.core.periodic import Periodic
 from bots.gewe import GeweError
 
 logger = logging.getLogger(__name__)
+LEADER_LOCK = "salesbot:account-status"
 
 CommitFn = Callable[[AsyncSession], Awaitable[None]]
 
 
 class StatusMonitor:
-    """Keeps account statuses true: checkOnline every `interval` seconds, reconnect when an account drops."""
+    """Keeps account statuses true: checkOnline every `interval` seconds, reconnect when an account drops.
+
+    With a `leader` election (several processes share the database), only the process that leads checks;
+    without one (a single instance) this process always does. Reconnections run wherever a drop is noticed.
+    """
 
     def __init__(
         self,
@@ -33,8 +39,10 @@ class StatusMonitor:
         commit: CommitFn,
         interval: float = 60.0,
         reconnect_delays: Sequence[float] = (5.0, 15.0, 45.0),
+        leader: LeaderElection | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.leader = leader
         self.gateway = gateway
         self.commit = commit
         self.interval = interval
@@ -43,8 +51,8 @@ class StatusMonitor:
         self._reconnects: dict[uuid.UUID, asyncio.Task[bool]] = {}
 
     async def check_all(self) -> None:
-        """Ask GeWe whether each online account still is; start reconnecting those that are not."""
-        if not self.gateway.api_base:
+        """Ask GeWe whether each online account still is (on the leader only); start reconnecting those that are not."""
+        if not self.gateway.api_base or (self.leader is not None and not self.leader.is_leader):
             return
         async with self.sessionmaker() as session:
             rows = (
@@ -105,12 +113,16 @@ class StatusMonitor:
             await self.commit(session)
 
     async def start(self) -> None:
-        """Check every `interval` seconds in the background."""
+        """Check every `interval` seconds in the background (and compete for leading the checks)."""
+        if self.leader is not None:
+            self.leader.start()
         self._checks.start()
 
     async def stop(self) -> None:
-        """Stop checking and reconnecting."""
+        """Stop checking and reconnecting; give up leading the checks."""
         await self._checks.stop()
+        if self.leader is not None:
+            await self.leader.stop()
         tasks = list(self._reconnects.values())
         for task in tasks:
             task.cancel()

@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from backend.agent import kb
 from backend.agent.embedder import get_embedder
 from backend.agent.executor import data_anchor, json_value
+from backend.agent.rollups import refresh_rollups
 from backend.agent.seed import Progress, SeedResult, seed_retail
 from backend.agent.semantic import QuerySpec, compile_query
 
@@ -48,6 +49,15 @@ async def seed(
     try:
         result = await seed_retail(engine, orders=orders, seed=seed_value, progress=progress)
         return result, await retail_summary(engine)
+    finally:
+        await engine.dispose()
+
+
+async def refresh(url: str) -> dict[str, int]:
+    """Rebuild the retail rollups from the base tables (for `salesbot seed retail --refresh-rollups`)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        return await refresh_rollups(engine)
     finally:
         await engine.dispose()
 

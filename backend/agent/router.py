@@ -7,11 +7,14 @@ from fastapi import APIRouter, Request
 from backend.agent import service
 from backend.agent.deps import AgentUser, agent_deps, crm_client
 from backend.agent.schemas import ChatIn, ChatOut, ExecuteIn, ExecuteOut, Execution
+from backend.core.ratelimit import per_user_limit
 
 router = APIRouter(prefix="/api/agent", tags=["agent"])
+# AGENT_RATE_PER_MINUTE requests per user, chat and execute together; 429 with Retry-After beyond.
+AgentRateLimit = per_user_limit("agent", lambda settings: settings.security.agent_rate_per_minute)
 
 
-@router.post("/chat", response_model=ChatOut)
+@router.post("/chat", response_model=ChatOut, dependencies=[AgentRateLimit])
 async def chat(body: ChatIn, user: AgentUser, request: Request) -> ChatOut:
     """Answer a manager's question through the agent graph."""
     async with crm_client(request.app) as crm:
@@ -28,7 +31,7 @@ async def chat(body: ChatIn, user: AgentUser, request: Request) -> ChatOut:
     )
 
 
-@router.post("/execute", response_model=ExecuteOut)
+@router.post("/execute", response_model=ExecuteOut, dependencies=[AgentRateLimit])
 async def execute(body: ExecuteIn, user: AgentUser, request: Request) -> ExecuteOut:
     """Create and publish the plan's coupon; the same plan again returns the first receipt."""
     async with crm_client(request.app) as crm:

@@ -15,6 +15,8 @@ from faker import Faker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.agent import seed_sql
+from backend.agent.rollups import refresh_rollups
 from backend.agent.timeframe import TZ, window_start
 
 SEED = 42
@@ -45,6 +47,8 @@ CATEGORIES = {
 CHANNELS = (("offline", 55), ("online", 25), ("delivery", 20))
 HOUR_WEIGHTS = (0, 0, 0, 0, 0, 0, 1, 3, 5, 5, 6, 8, 10, 8, 6, 5, 6, 8, 10, 9, 7, 4, 2, 1)
 BATCH = 20_000
+HOUR_SLOTS = tuple(hour for hour, weight in enumerate(HOUR_WEIGHTS) for _ in range(weight))
+DISCOUNTS = ("1.00", "1.00", "0.95", "0.90", "0.85")  # the same choices as the Python part
 
 Progress = Callable[[str, int], None]
 
@@ -58,6 +62,8 @@ class SeedResult:
     orders: int
     order_items: int
     anchor: datetime
+    coupons: int = 0
+    redeemed_coupons: int = 0
 
 
 @dataclass
@@ -102,13 +108,19 @@ async def seed_retail(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> SeedResult:
-    """Replace the retail stores, members, orders and items with generated data ending at `now`."""
+    """Replace the retail data (stores, members, orders, items, coupons) with generated data ending at `now`."""
+    # The first 40,000 orders (and their 3,000 members) come from the Python generator below; orders beyond them,
+    # and their extra members, are generated in SQL with the same distributions and stories (seed_sql.py), as
+    # are the member coupons; the rollups are rebuilt at the end. Progress is reported per kind: stores, members,
+    # orders, coupons, rollups.
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     end = (now or datetime.now(UTC)).replace(microsecond=0)
     start = end - timedelta(days=DAYS)
     recent = window_start(end.astimezone(TZ).date(), 7)
+    total_orders = orders
+    orders = min(orders, BASE_ORDERS)
     member_count = members_for(orders)
     newcomer_count = member_count // 4
     regular = member_count - newcomer_count
@@ -130,8 +142,14 @@ async def seed_retail(
     rng.shuffle(buyers.newcomers)
 
     async with engine.begin() as conn:
+        # The generated statements look expensive to the planner; compiling them with JIT costs seconds each.
+        await conn.execute(text("SET LOCAL jit = off"))
         await conn.execute(
-            text("TRUNCATE retail.order_items, retail.orders, retail.members, retail.stores RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE retail.daily_store_sales, retail.daily_coupon_stats, retail.rollup_state, "
+                "retail.member_coupons, retail.order_items, retail.orders, retail.members, retail.stores "
+                "RESTART IDENTITY CASCADE"
+            )
         )
         raw = await conn.get_raw_connection()
         pg: Any = raw.driver_connection
@@ -182,6 +200,37 @@ async def seed_retail(
                 order_batch, item_batch = [], []
         if order_batch:
             await _copy_orders(pg, order_batch, item_batch, progress)
+        world = seed_sql.World(
+            seed=seed,
+            start=start,
+            end=end,
+            recent=recent,
+            story_members=member_count,
+            story_regular=regular,
+            members=members_for(total_orders),
+            failing_store=FAILING_STORE,
+            hour_slots=HOUR_SLOTS,
+            categories=[(name, low, high) for name, (low, high) in CATEGORIES.items()],
+            discounts=DISCOUNTS,
+        )
+        if total_orders > orders:
+            extra = await seed_sql.add_members(conn, world)
+            if progress:
+                progress("members", extra)
+            member_count += extra
+            added, added_items = await seed_sql.add_orders(
+                conn,
+                world,
+                count=total_orders - orders,
+                first_order=order_id + 1,
+                first_item=item_id + 1,
+                home_stores=[row[1] for row in member_rows],
+                progress=(lambda n: progress("orders", n)) if progress else None,
+            )
+            order_id += added
+            item_id += added_items
+        # Plans of the statements below (per-member look-ups) need statistics of the new rows.
+        await conn.execute(text("ANALYZE retail.members, retail.orders"))
         await conn.execute(
             text(
                 "UPDATE retail.members m SET total_spent = s.total FROM ("
@@ -189,7 +238,10 @@ async def seed_retail(
                 "AND member_id IS NOT NULL GROUP BY member_id) s WHERE m.id = s.member_id"
             )
         )
-        for table in ("stores", "members", "orders", "order_items"):
+        coupons, redeemed = await seed_sql.add_coupons(conn, world)
+        if progress:
+            progress("coupons", coupons)
+        for table in ("stores", "members", "orders", "order_items", "member_coupons"):
             await conn.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('retail.{table}', 'id'), "
@@ -197,10 +249,15 @@ async def seed_retail(
                 )
             )
     async with engine.begin() as conn:
-        await conn.execute(text("ANALYZE retail.orders"))
-        await conn.execute(text("ANALYZE retail.order_items"))
-        await conn.execute(text("ANALYZE retail.members"))
-    return SeedResult(len(store_rows), member_count, order_id, item_id, end)
+        for table in ("orders", "order_items", "members", "member_coupons"):
+            await conn.execute(text(f"ANALYZE retail.{table}"))
+    rollups = await refresh_rollups(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE retail.daily_store_sales"))
+        await conn.execute(text("ANALYZE retail.daily_coupon_stats"))
+    if progress:
+        progress("rollups", sum(rollups.values()))
+    return SeedResult(len(store_rows), member_count, order_id, item_id, end, coupons, redeemed)
 
 
 async def _copy_orders(

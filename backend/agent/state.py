@@ -22,6 +22,7 @@ class Query(TypedDict, total=False):
     purpose: str
     source: str
     sql: str
+    sources: list[str]
     final_sql: str
     guard: dict[str, Any]
     columns: list[str]

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.models import Role
+from backend.core.inputs import Text
 
 
 class OrganizationOut(BaseModel):
@@ -37,7 +38,7 @@ class UserOut(BaseModel):
 class LoginIn(BaseModel):
     """Credentials."""
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -63,13 +64,13 @@ class UserCreateIn(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
     role: Role
-    display_name: str = Field("", max_length=120)
+    display_name: Text = Field("", max_length=120)
 
 
 class UserUpdateIn(BaseModel):
     """Fields an admin may change on a user."""
 
-    display_name: str | None = Field(None, max_length=120)
+    display_name: Text | None = Field(None, max_length=120)
     role: Role | None = None
     is_active: bool | None = None
     password: str | None = Field(None, min_length=8, max_length=256)

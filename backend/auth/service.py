@@ -213,9 +213,28 @@ async def create_user(
         action="user.create",
         target_type="user",
         target_id=str(user.id),
-        detail={"username": username, "role": role.value},
+        detail={"after": user_audit(user)},
     )
     return user
+
+
+def user_audit(user: User) -> dict[str, object]:
+    """What the audit log keeps of a user (never the password hash)."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "is_active": user.is_active,
+    }
+
+
+def update_action(before: dict[str, object], after: dict[str, object]) -> str:
+    """The audit action of a user change: user.disable/enable, else user.role_change, else user.update."""
+    if before["is_active"] != after["is_active"]:
+        return "user.enable" if after["is_active"] else "user.disable"
+    if before["role"] != after["role"]:
+        return "user.role_change"
+    return "user.update"
 
 
 async def update_user(
@@ -228,28 +247,31 @@ async def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
-    """Change a user's name, role, password or active flag; disabling signs them out everywhere."""
+    """Change a user's name, role, password or active flag; disabling signs them out everywhere (audited)."""
     if user.id == actor.id and (is_active is False or (role is not None and role != Role.admin)):
         raise AppError("you cannot disable yourself or remove your own admin role", code="self_lockout")
-    changes: dict[str, object] = {}
+    before = user_audit(user)
     if display_name is not None:
-        user.display_name = changes["display_name"] = display_name
+        user.display_name = display_name
     if role is not None:
-        user.role = changes["role"] = role.value
+        user.role = role.value
     if password is not None:
         user.password_hash = await asyncio.to_thread(hash_password, password)
-        changes["password"] = "changed"
     if is_active is not None:
-        user.is_active = changes["is_active"] = is_active
+        user.is_active = is_active
     if is_active is False or password is not None:
         await revoke_user_sessions(session, user_id=user.id)
+    after = user_audit(user)
+    detail = audit.changes(before, after)
+    if password is not None:
+        detail["before"]["password"], detail["after"]["password"] = "(hidden)", "(changed)"
     await audit.record(
         session,
         organization_id=user.organization_id,
         actor_id=actor.id,
-        action="user.update",
+        action=update_action(before, after),
         target_type="user",
         target_id=str(user.id),
-        detail=changes,
+        detail=detail,
     )
     return user

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from backend.core.inputs import Text, no_nul_anywhere
 from backend.messages.schemas import MessageOut
 
 Filter = Literal["all", "mine", "waiting", "ai", "human", "closed"]
@@ -86,7 +87,7 @@ class MessagePage(BaseModel):
 class ReasonIn(BaseModel):
     """An optional reason recorded with a mode change."""
 
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class TransferIn(ReasonIn):
@@ -99,10 +100,10 @@ class OutgoingIn(BaseModel):
     """What a person sends: text, an image URL or a link card."""
 
     kind: Literal["text", "image", "link"] = "text"
-    text: str = Field(default="", max_length=4000)
+    text: Text = Field(default="", max_length=4000)
     image_url: HttpUrl | None = None
-    title: str = Field(default="", max_length=200)
-    description: str = Field(default="", max_length=500)
+    title: Text = Field(default="", max_length=200)
+    description: Text = Field(default="", max_length=500)
     url: HttpUrl | None = None
     thumb_url: HttpUrl | None = None
 
@@ -120,13 +121,13 @@ class OutgoingIn(BaseModel):
 class NoteIn(BaseModel):
     """A note to add."""
 
-    text: str = Field(min_length=1, max_length=4000)
+    text: Text = Field(min_length=1, max_length=4000)
 
 
 class TagsIn(BaseModel):
     """The customer's full tag list."""
 
-    tags: list[str] = Field(max_length=50)
+    tags: list[Text] = Field(max_length=50)
 
     @model_validator(mode="after")
     def _clean(self) -> TagsIn:
@@ -176,7 +177,7 @@ class DecisionOut(BaseModel):
 class PolicyIn(BaseModel):
     """Settings to store for the organisation or one account (validated against the policy model)."""
 
-    settings: dict[str, Any]
+    settings: Annotated[dict[str, Any], AfterValidator(no_nul_anywhere)]
 
 
 class SearchHit(MessageOut):

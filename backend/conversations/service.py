@@ -18,7 +18,7 @@ from backend.audit import service as audit
 from backend.auth.models import Role, User
 from backend.contacts.models import Contact
 from backend.conversations.models import ConversationNote, ConversationPolicy
-from backend.conversations.policy import Policy, effective_policy, effective_settings, merge
+from backend.conversations.policy import Policy, effective_policy, effective_settings, merge, stored_settings
 from backend.conversations.schemas import (
     ContactBrief,
     ConversationOut,
@@ -709,6 +709,7 @@ async def store_policy(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise AppError(f"invalid policy settings: {problems}", status_code=422, code="invalid_policy") from exc
+    before = await stored_settings(session, organization_id=user.organization_id, account_id=account_id)
     statement = (
         insert(ConversationPolicy)
         .values(organization_id=user.organization_id, account_id=account_id, settings=settings, id=uuid.uuid4())
@@ -725,7 +726,7 @@ async def store_policy(
         action="conversation.policy",
         target_type="account" if account_id else "organization",
         target_id=str(account_id or user.organization_id),
-        detail={"settings": settings},
+        detail={"before": before, "after": settings},
     )
 
 

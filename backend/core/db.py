@@ -23,7 +23,16 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+
+
+def locate_migrations(package_dir: Path = BACKEND_DIR, repo_root: Path = REPO_ROOT) -> Path:
+    """The Alembic migrations: shipped in the package (wheel install, see setup.py), else the checkout's."""
+    packaged = package_dir / "migrations"
+    return packaged if (packaged / "env.py").is_file() else repo_root / "migrations"
+
+
+MIGRATIONS_DIR = locate_migrations()
 INT_MAX = 2**31 - 1  # largest value an INTEGER column holds: bound request integers stored in one
 BIGINT_MAX = 2**63 - 1  # largest BIGINT (integer ids): bound request ids looked up in one
 
@@ -78,9 +87,11 @@ class Database:
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """Alembic configuration for the project's migrations directory."""
-    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    """Alembic configuration for the project's migrations (the checkout's alembic.ini when there is one)."""
+    ini = MIGRATIONS_DIR.parent / "alembic.ini"  # a checkout's; a wheel ships none (and needs none)
+    config = Config(str(ini)) if ini.is_file() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

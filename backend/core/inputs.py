@@ -1,13 +1,14 @@
 """Request value types PostgreSQL can always store or compare: text without NUL, instants within range.
 
-Most routes can rely on the error handlers (a value the database refuses becomes a 422); use these where the
-query runs after the response has started (streamed responses) or where a precise field error is wanted.
+Every free-text field of a request (body, query or path) is a `Text`, every instant an `Instant`, so bad input
+gets a precise field error. The error handlers that turn a value PostgreSQL refuses into a 422 stay as a safety
+net, not as the check.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -16,6 +17,20 @@ def no_nul(value: str) -> str:
     """The text unchanged, or a validation error when it holds a NUL character (PostgreSQL text cannot)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+def no_nul_anywhere(value: Any) -> Any:
+    """A JSON value unchanged, or a validation error when a key or string inside it holds a NUL (jsonb cannot)."""
+    if isinstance(value, str):
+        no_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            no_nul_anywhere(key)
+            no_nul_anywhere(item)
+    elif isinstance(value, list):
+        for item in value:
+            no_nul_anywhere(item)
     return value
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Callable
+
+from prometheus_client import Counter, Histogram, start_http_server
 
 HTTP_REQUESTS = Counter("salesbot_http_requests_total", "HTTP requests handled", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -30,3 +32,15 @@ LLM_CALLS = Histogram(
 )
 LLM_COST = Counter("salesbot_llm_cost_cny_total", "LLM spend in CNY, by origin", ["origin"])
 SOP_DELIVERIES = Counter("salesbot_sop_deliveries_total", "SOP deliveries settled, by outcome", ["outcome"])
+
+
+def serve_metrics(host: str, port: int) -> Callable[[], None]:
+    """Serve /metrics of this process on host:port from a background thread (processes without HTTP); returns stop."""
+    server, thread = start_http_server(port, addr=host)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

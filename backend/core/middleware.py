@@ -1,13 +1,17 @@
-"""Pure ASGI middleware: request ids, access logs and request metrics."""
+"""Pure ASGI middleware: request ids, access logs, request metrics and request body limits."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.core.errors import error_body
 from backend.core.logs import request_id_var
 from backend.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -57,3 +61,96 @@ class RequestContextMiddleware:
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": route_path},
             )
             request_id_var.reset(token)
+
+
+class BodyTooLarge(HTTPException):
+    """A streamed (chunked) request body grew past the limit; rendered as 413 by the app's error handlers."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, body_too_large_message(limit))
+        self.limit = limit
+
+
+def body_too_large_message(limit: int) -> str:
+    """The reason a 413 gives."""
+    return f"request body is larger than the limit of {limit:,} bytes"
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 to request bodies over a limit: at once when Content-Length says so, else while a chunked body streams.
+
+    The limit is the one of the first matching path prefix, else `default`. A request with an acceptable
+    Content-Length costs one header scan: the server never delivers more bytes than it announced, so only
+    bodies without one (chunked) are counted as they are received.
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, prefixes: Sequence[tuple[str, int]] = ()) -> None:
+        self.app = app
+        self.default = default
+        self.prefixes = tuple(prefixes)
+
+    def limit_for(self, path: str) -> int:
+        """The body limit of a request path."""
+        for prefix, limit in self.prefixes:
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check one ASGI call's body size."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    break  # malformed: count what arrives instead
+                if int(value) > limit:
+                    await _refuse(send, limit)
+                    return
+                await self.app(scope, receive, send)
+                return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        received = 0
+        started = False
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_within_limit, send_tracked)
+        except BodyTooLarge:
+            # Raised where no error handler renders it (e.g. below another middleware): answer here if still possible.
+            if started:
+                raise
+            await _refuse(send, limit)
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = json.dumps(error_body("payload_too_large", body_too_large_message(limit))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

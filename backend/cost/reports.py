@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.db import Database
+from backend.core.db import BIGINT_MAX, Database
 from backend.core.errors import AppError
+from backend.core.inputs import storable_instant
 from backend.cost.models import ConversationRollup, DailyRollup, LedgerEntry
 from backend.cost.schemas import TOP_GROUPINGS, GroupBy, LedgerOut, LedgerPage, Summary, SummaryItem, Totals
 
@@ -245,7 +246,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """(created_at, id) of a cursor; 400 when it is not one of ours."""
     try:
         created_at, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), int(entry_id)
+        at, position = storable_instant(datetime.fromisoformat(created_at)), int(entry_id)
+        if not 0 <= position <= BIGINT_MAX:
+            raise ValueError("cursor id out of range")
+        return at, position
     except (ValueError, UnicodeDecodeError) as exc:
         raise AppError("invalid cursor", code="invalid_cursor") from exc
 

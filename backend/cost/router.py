@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from backend.core.deps import SessionDep
+from backend.core.deps import SessionDep, SettingsDep
 from backend.core.inputs import Instant, Text
 from backend.cost import reports, service
 from backend.cost.deps import FinanceUser
@@ -125,9 +125,15 @@ async def get_budgets(user: FinanceUser, session: SessionDep) -> BudgetPage:
 
 
 @router.post("/budgets", response_model=BudgetOut, status_code=status.HTTP_201_CREATED)
-async def post_budget(body: BudgetIn, user: FinanceUser, session: SessionDep) -> BudgetOut:
-    """Create a budget."""
-    budget = await service.create_budget(session, organization_id=user.organization_id, body=body)
+async def post_budget(body: BudgetIn, user: FinanceUser, session: SessionDep, settings: SettingsDep) -> BudgetOut:
+    """Create a budget (a webhook must point at a public address unless WEBHOOK_ALLOW_PRIVATE)."""
+    budget = await service.create_budget(
+        session,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        body=body,
+        allow_private_webhooks=settings.security.webhook_allow_private,
+    )
     return await service.budget_out(session, budget)
 
 
@@ -139,10 +145,18 @@ async def get_budget(budget_id: uuid.UUID, user: FinanceUser, session: SessionDe
 
 
 @router.patch("/budgets/{budget_id}", response_model=BudgetOut)
-async def patch_budget(budget_id: uuid.UUID, body: BudgetPatch, user: FinanceUser, session: SessionDep) -> BudgetOut:
+async def patch_budget(
+    budget_id: uuid.UUID, body: BudgetPatch, user: FinanceUser, session: SessionDep, settings: SettingsDep
+) -> BudgetOut:
     """Change a budget."""
     budget = await service.get_budget(session, organization_id=user.organization_id, budget_id=budget_id)
-    updated = await service.update_budget(session, budget=budget, body=body)
+    updated = await service.update_budget(
+        session,
+        budget=budget,
+        actor_id=user.id,
+        body=body,
+        allow_private_webhooks=settings.security.webhook_allow_private,
+    )
     return await service.budget_out(session, updated)
 
 
@@ -150,5 +164,5 @@ async def patch_budget(budget_id: uuid.UUID, body: BudgetPatch, user: FinanceUse
 async def delete_budget(budget_id: uuid.UUID, user: FinanceUser, session: SessionDep) -> Response:
     """Delete a budget."""
     budget = await service.get_budget(session, organization_id=user.organization_id, budget_id=budget_id)
-    await service.delete_budget(session, budget=budget)
+    await service.delete_budget(session, budget=budget, actor_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

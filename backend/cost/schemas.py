@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, model_validator
+
+from backend.core.inputs import Instant, Text
+from backend.cost.webhooks import url_problem
 
 Scope = Literal["organization", "account", "user"]
 Period = Literal["daily", "monthly"]
@@ -17,6 +20,17 @@ GroupBy = Literal["day", "model", "provider", "account", "user", "conversation",
 # Groupings with many keys: the report lists the top `limit` groups by cost and sums up the rest.
 TOP_GROUPINGS: tuple[GroupBy, ...] = ("conversation", "account", "user")
 Rate = Decimal
+
+
+def _plain_webhook(url: HttpUrl) -> HttpUrl:
+    problem = url_problem(str(url))
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
+# http(s), no credentials, short enough for its column; where it points is checked by the service (DNS).
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), AfterValidator(_plain_webhook)]
 
 
 class PriceTier(BaseModel):
@@ -31,15 +45,15 @@ class PriceTier(BaseModel):
 class PriceIn(BaseModel):
     """A new price taking effect now or later; history is never rewritten."""
 
-    provider: str = Field(min_length=1, max_length=32)
-    model: str = Field(min_length=1, max_length=120)
+    provider: Text = Field(min_length=1, max_length=32)
+    model: Text = Field(min_length=1, max_length=120)
     input_per_million: Rate = Field(ge=0, max_digits=14, decimal_places=6)
     cached_input_per_million: Rate | None = Field(None, ge=0, max_digits=14, decimal_places=6)
     output_per_million: Rate = Field(ge=0, max_digits=14, decimal_places=6)
-    effective_from: datetime | None = Field(None, description="Default: now. Must not be in the past.")
+    effective_from: Instant | None = Field(None, description="Default: now. Must not be in the past.")
     currency: Literal["CNY"] = "CNY"
     tiers: list[PriceTier] | None = None
-    note: str = Field("", max_length=500)
+    note: Text = Field("", max_length=500)
 
 
 class PriceOut(BaseModel):
@@ -70,7 +84,7 @@ class PricePage(BaseModel):
 class BudgetIn(BaseModel):
     """A budget of the organisation, one WeChat account or one user."""
 
-    name: str = Field(min_length=1, max_length=120)
+    name: Text = Field(min_length=1, max_length=120)
     scope: Scope = "organization"
     scope_id: uuid.UUID | None = None
     period: Period = "monthly"
@@ -78,8 +92,8 @@ class BudgetIn(BaseModel):
     quota: Decimal = Field(gt=0, max_digits=20, decimal_places=8)
     soft_threshold: Decimal = Field(Decimal("0.8"), gt=0, le=1, decimal_places=3)
     hard_action: HardAction = "alert"
-    downgrade_model: str | None = Field(None, max_length=120)
-    webhook_url: HttpUrl | None = None
+    downgrade_model: Text | None = Field(None, max_length=120)
+    webhook_url: WebhookUrl | None = None
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -92,14 +106,14 @@ class BudgetIn(BaseModel):
 class BudgetPatch(BaseModel):
     """Changes to a budget; omitted fields stay."""
 
-    name: str | None = Field(None, min_length=1, max_length=120)
+    name: Text | None = Field(None, min_length=1, max_length=120)
     period: Period | None = None
     quota_kind: QuotaKind | None = None
     quota: Decimal | None = Field(None, gt=0, max_digits=20, decimal_places=8)
     soft_threshold: Decimal | None = Field(None, gt=0, le=1, decimal_places=3)
     hard_action: HardAction | None = None
-    downgrade_model: str | None = Field(None, max_length=120)
-    webhook_url: HttpUrl | None = None
+    downgrade_model: Text | None = Field(None, max_length=120)
+    webhook_url: WebhookUrl | None = None
     enabled: bool | None = None
 
     @model_validator(mode="after")

@@ -14,9 +14,23 @@ class CrmError(RuntimeError):
 
 
 class CrmClient:
-    """Creates and publishes coupons; each call carries the action's idempotency key."""
+    """Creates and publishes coupons; each call carries the action's idempotency key and the CRM API key.
 
-    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0):
+    `api_key` goes out as `Authorization: Bearer <key>`. With `require_api_key` and no key, every call
+    fails with CrmError before anything is sent (a real CRM is never called without credentials).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        require_api_key: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+    ):
+        self._api_key = api_key or None
+        self._require_api_key = require_api_key
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout)
 
     async def aclose(self) -> None:
@@ -40,8 +54,13 @@ class CrmClient:
         return CouponPublished.model_validate(body)
 
     async def _post(self, path: str, payload: dict[str, Any], idempotency_key: str) -> Any:
+        headers = {"Idempotency-Key": idempotency_key}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        elif self._require_api_key:
+            raise CrmError(f"no CRM API key configured (set CRM_API_KEY): not calling the CRM at {path}")
         try:
-            response = await self._http.post(path, json=payload, headers={"Idempotency-Key": idempotency_key})
+            response = await self._http.post(path, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise CrmError(f"CRM unreachable at {path}: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code >= 400:

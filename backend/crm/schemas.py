@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.agent.models import MONEY_MAX
 from backend.core.db import INT_MAX
+from backend.core.inputs import Instant, Text
 
 CouponType = Literal["full_reduction", "discount", "points"]
 
@@ -19,13 +19,13 @@ class CouponCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
+    name: Text = Field(min_length=1, max_length=120)
     type: CouponType
     threshold: Decimal = Field(ge=0, le=MONEY_MAX)
     value: Decimal = Field(gt=0, le=MONEY_MAX)
     max_redemptions: int = Field(ge=0, le=INT_MAX)
-    start_at: datetime
-    end_at: datetime
+    start_at: Instant
+    end_at: Instant
 
 
 class CouponCreated(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.service import ReplyJob
@@ -46,6 +46,9 @@ def lane_of(lane_key: str, lanes: int) -> int:
     return zlib.crc32(lane_key.encode()) % lanes
 
 
+ASYNC_COMMIT = text("set local synchronous_commit = off")
+
+
 async def _plain_commit(session: AsyncSession) -> None:
     await session.commit()
 
@@ -69,15 +72,27 @@ class Processor:
         self.max_attempts = max_attempts
 
     async def process(self, entry_id: int) -> service.ProcessResult | None:
-        """Process one row; None when it failed (the failure is recorded on the row)."""
+        """Process one row, after any earlier unprocessed rows of its chat; None when one failed (recorded on it)."""
+        while True:
+            result = await self._process_one(entry_id)
+            if result is None or not result.done or result.entry_id == entry_id:
+                return result
+
+    async def _process_one(self, entry_id: int) -> service.ProcessResult | None:
         try:
             async with self.sessionmaker() as session:
+                # The inbox row was committed durably when the callback was accepted: losing this transaction
+                # in a database crash only sends the row back to `accepted`, and the sweeper applies it again.
+                # So it need not wait for its own WAL flush, the main cost of a commit under load. Anything
+                # it triggers outside the database (a send) commits synchronously first, which flushes it too.
+                await session.execute(ASYNC_COMMIT)
                 result = await service.process_entry(session, entry_id=entry_id)
                 await self.commit(session)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            logger.exception("processing inbox row %s failed", entry_id)
+            # The row stays accepted (until max_attempts): the sweeper brings it and its chat's later rows back.
+            logger.exception("processing inbox rows of %s failed", entry_id)
             async with self.sessionmaker() as session:
                 await service.record_failure(
                     session, entry_id=entry_id, error=repr(exc), max_attempts=self.max_attempts

@@ -30,6 +30,9 @@ class InboxEntry(Base):
         UniqueConstraint("account_id", "dedupe_key"),
         CheckConstraint("state in ('accepted','processed','failed','malformed','rejected')", name="state_known"),
         Index("ix_ingest_inbox_pending", "accepted_at", postgresql_where=text("state = 'accepted'")),
+        Index(
+            "ix_ingest_inbox_chat_pending", "account_id", "lane_key", "id", postgresql_where=text("state = 'accepted'")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -11,11 +11,13 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from backend.accounts.gewe import GeweGateway, token_cipher
+from backend.accounts.status import LEADER_LOCK as STATUS_LEADER_LOCK
 from backend.accounts.status import CommitFn, StatusMonitor
 from backend.agent.embedder import get_embedder
 from backend.config import Settings
 from backend.conversations.janitor import ConversationJanitor
 from backend.core.db import Database
+from backend.core.leader import LeaderElection
 from backend.core.metrics import CALLBACKS
 from backend.ingest import service
 from backend.ingest.dispatcher import (
@@ -70,12 +72,19 @@ class ChannelRuntime:
         )
         self.repository = InboxRepository(database.url)
         self.directory = AccountDirectory(self.repository)
+        # Several processes share the accounts only with Redis (scale-out): then one of them, elected, checks them.
+        status_leader = (
+            LeaderElection(database.engine, STATUS_LEADER_LOCK, interval=settings.sop.leader_retry_seconds)
+            if redis is not None
+            else None
+        )
         self.monitor = StatusMonitor(
             database.sessionmaker,
             self.gateway,
             commit=commit,
             interval=check_online_interval,
             reconnect_delays=reconnect_delays,
+            leader=status_leader,
         )
         self.replies: ReplyWorker | None = None
         if llm is not None:

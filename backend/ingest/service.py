@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Select, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts import service as accounts
@@ -173,10 +173,40 @@ class ProcessResult:
     accepted_at: datetime | None = None
 
 
+# Serialises one chat's rows across every worker process; the lock is released with the transaction.
+LOCK_CHAT = text(
+    "select account_id, lane_key, "
+    "pg_advisory_xact_lock(hashtextextended(account_id::text || '/' || lane_key, 0))::text "
+    "from ingest_inbox where id = :id"
+)
+
+
+def _earliest_pending_of_chat(account_id: uuid.UUID, lane_key: str, up_to: int) -> Select[InboxEntry]:
+    return (
+        select(InboxEntry)
+        .where(
+            InboxEntry.account_id == account_id,
+            InboxEntry.lane_key == lane_key,
+            InboxEntry.state == InboxState.accepted,
+            InboxEntry.id <= up_to,
+        )
+        .order_by(InboxEntry.id)
+        .limit(1)
+    )
+
+
 async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResult:
-    """Apply one accepted inbox row (contact, conversation, message, events) in the caller's transaction."""
-    entry = await session.scalar(select(InboxEntry).where(InboxEntry.id == entry_id).with_for_update())
-    if entry is None or entry.state != InboxState.accepted:
+    """Apply the earliest unprocessed row of `entry_id`'s chat up to `entry_id`, in the caller's transaction.
+
+    Several workers may hold rows of one chat (re-claimed stream entries, sweeps, more than one consumer
+    process): the chat lock and "earliest first" keep the chat in order whichever worker gets which row.
+    The result names the row applied; the caller repeats until that is `entry_id`.
+    """
+    chat = (await session.execute(LOCK_CHAT, {"id": entry_id})).first()
+    if chat is None:
+        return ProcessResult(entry_id, done=False)
+    entry = await session.scalar(_earliest_pending_of_chat(chat.account_id, chat.lane_key, entry_id).with_for_update())
+    if entry is None:
         return ProcessResult(entry_id, done=False)
     account = await session.get(Account, entry.account_id)
     if account is None:
@@ -208,7 +238,7 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
     entry.state, entry.processed_at, entry.error = InboxState.processed, utcnow(), None
     await session.flush()
     return ProcessResult(
-        entry_id,
+        entry.id,
         done=True,
         account_id=account.id,
         went_offline=went_offline,
@@ -309,10 +339,16 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
 
 
 async def record_failure(session: AsyncSession, *, entry_id: int, error: str, max_attempts: int) -> None:
-    """Count a failed processing attempt; the row fails for good after `max_attempts`."""
+    """Count a failed attempt on the row that failed (the chat's earliest pending one); it fails for good after `max_attempts`."""
+    entry = await session.scalar(select(InboxEntry).where(InboxEntry.id == entry_id))
+    if entry is None:
+        return
+    failed_id = await session.scalar(
+        _earliest_pending_of_chat(entry.account_id, entry.lane_key, entry_id).with_only_columns(InboxEntry.id)
+    )
     await session.execute(
         update(InboxEntry)
-        .where(InboxEntry.id == entry_id, InboxEntry.state == InboxState.accepted)
+        .where(InboxEntry.id == (failed_id or entry_id), InboxEntry.state == InboxState.accepted)
         .values(
             attempts=InboxEntry.attempts + 1,
             error=error[:2000],

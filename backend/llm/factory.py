@@ -76,8 +76,8 @@ def _fallback(entry: str | dict[str, str], timeout_seconds: float) -> ProviderCo
     )
 
 
-def gateway_config(settings: LLMSettings) -> GatewayConfig:
-    """The provider chain and policy described by LLM_* settings."""
+def gateway_config(settings: LLMSettings, *, webhook_allow_private: bool = False) -> GatewayConfig:
+    """The provider chain and policy described by LLM_* settings (and WEBHOOK_ALLOW_PRIVATE for budget alerts)."""
     primary = provider_config(
         settings.provider,
         preset=settings.preset,
@@ -89,7 +89,10 @@ def gateway_config(settings: LLMSettings) -> GatewayConfig:
     )
     chain = [primary, *(_fallback(entry, settings.timeout_seconds) for entry in settings.fallback)]
     return GatewayConfig(
-        providers=tuple(chain), purpose_models=dict(settings.purpose_models), max_retries=settings.max_retries
+        providers=tuple(chain),
+        purpose_models=dict(settings.purpose_models),
+        max_retries=settings.max_retries,
+        webhook_allow_private=webhook_allow_private,
     )
 
 
@@ -100,7 +103,8 @@ def get_gateway(app: Any) -> LLMGateway:
         settings: Settings = app.state.settings
         database: Database = app.state.database
         broadcaster: Broadcaster | None = getattr(app.state, "broadcaster", None)
-        gateway = LLMGateway(gateway_config(settings.llm), database=database, broadcaster=broadcaster)
+        config = gateway_config(settings.llm, webhook_allow_private=settings.security.webhook_allow_private)
+        gateway = LLMGateway(config, database=database, broadcaster=broadcaster)
         app.state.llm_gateway = gateway
     return gateway
 

@@ -63,6 +63,7 @@ class GatewayConfig:
     update_interval_seconds: float = 2.0
     event_lock_timeout_seconds: float = 2.0
     webhook_attempts: int = 3
+    webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE: budget webhooks may reach internal addresses
 
 
 @dataclass
@@ -334,7 +335,14 @@ class LLMGateway:
             del self._deltas[entry.organization_id]
         for budget, payload in raised:
             if budget.webhook_url:
-                self._spawn(webhooks.deliver(budget.webhook_url, payload, attempts=self.config.webhook_attempts))
+                self._spawn(
+                    webhooks.deliver(
+                        budget.webhook_url,
+                        payload,
+                        attempts=self.config.webhook_attempts,
+                        allow_private=self.config.webhook_allow_private,
+                    )
+                )
         return entry.cost
 
     def _add_delta(self, organization_id: uuid.UUID, cost: Decimal, usage: Usage) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query
 from backend.conversations.deps import StaffUser
 from backend.conversations.schemas import SearchHit, SearchPage
 from backend.core.deps import SessionDep
+from backend.core.inputs import Instant, Text
 from backend.messages.schemas import MessageOut
 from backend.messages.search import search_messages
 
@@ -21,11 +21,11 @@ router = APIRouter(prefix="/api/messages", tags=["messages"])
 async def search(
     user: StaffUser,
     session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=100)],
+    q: Annotated[Text, Query(min_length=1, max_length=100)],
     account_id: uuid.UUID | None = None,
-    contact_wxid: Annotated[str | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    contact_wxid: Annotated[Text | None, Query(max_length=128)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SearchPage:
     """Messages containing `q` (substring, Chinese included), newest first."""

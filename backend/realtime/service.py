@@ -103,8 +103,25 @@ def envelope(event: RealtimeEvent) -> dict[str, Any]:
     return EventOut(seq=event.seq, type=event.type, at=event.created_at, data=event.data).model_dump(mode="json")
 
 
-async def events_since(session: AsyncSession, *, organization_id: uuid.UUID, since: int, limit: int) -> EventPage:
-    """Events of one organisation with seq greater than `since`, oldest first."""
+REDACTED = "redacted"
+# Rooms any member of the organisation may join (subscribe checks the organisation only).
+SHARED_ROOM_PREFIXES = ("account:", "conversation:")
+
+
+def visible_to(rooms: list[str], *, organization_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether a user's socket could have received an event sent to these rooms."""
+    own = (org_room(organization_id), user_room(user_id))
+    return any(room in own or room.startswith(SHARED_ROOM_PREFIXES) for room in rooms)
+
+
+async def events_since(
+    session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID, since: int, limit: int
+) -> EventPage:
+    """Events of one organisation with seq greater than `since`, oldest first, as one user may see them.
+
+    An event sent only to other users' rooms (a handoff offered to a colleague) comes back as a `redacted`
+    placeholder without data, so the console still sees an unbroken sequence and knows nothing was lost.
+    """
     rows = (
         await session.scalars(
             select(RealtimeEvent)
@@ -113,7 +130,12 @@ async def events_since(session: AsyncSession, *, organization_id: uuid.UUID, sin
             .limit(limit + 1)
         )
     ).all()
-    items = [EventOut(seq=r.seq, type=r.type, at=r.created_at, data=r.data) for r in rows[:limit]]
+    items = [
+        EventOut(seq=r.seq, type=r.type, at=r.created_at, data=r.data)
+        if visible_to(r.rooms, organization_id=organization_id, user_id=user_id)
+        else EventOut(seq=r.seq, type=REDACTED, at=r.created_at, data={})
+        for r in rows[:limit]
+    ]
     return EventPage(items=items, last_seq=items[-1].seq if items else since, has_more=len(rows) > limit)
 
 

@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from backend.conversations.deps import ManagerUser
-from backend.core.db import utcnow
+from backend.core.db import BIGINT_MAX, utcnow
 from backend.core.deps import SessionDep, get_in_org
+from backend.core.inputs import Text
 from backend.sop import service
 from backend.sop.models import Sop
 from backend.sop.runtime import sop_lifespan
@@ -30,7 +31,8 @@ from bots.pacer import PacingPolicy
 
 router = APIRouter(prefix="/api/sops", tags=["sop"], lifespan=sop_lifespan)
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX)]
+Search = Annotated[Text | None, Query(max_length=100)]
 
 
 def _horizon(request: Request) -> timedelta:
@@ -118,7 +120,7 @@ async def list_targets(
     user: ManagerUser,
     session: SessionDep,
     account_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Search = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> TargetPage:
@@ -144,7 +146,7 @@ async def list_deliveries(
     status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
     account_id: uuid.UUID | None = None,
     step_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Search = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> DeliveryPage:
@@ -163,7 +165,12 @@ async def list_deliveries(
 
 
 @router.post("/{sop_id}/deliveries/{delivery_id}/retry", response_model=Retried)
-async def retry_delivery(sop_id: uuid.UUID, delivery_id: int, user: ManagerUser, session: SessionDep) -> Retried:
+async def retry_delivery(
+    sop_id: uuid.UUID,
+    delivery_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    user: ManagerUser,
+    session: SessionDep,
+) -> Retried:
     """Queue one dead delivery again."""
     retried = await service.retry_dead(session, user=user, sop_id=sop_id, delivery_id=delivery_id, now=utcnow())
     return Retried(retried=retried)

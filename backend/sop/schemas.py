@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from backend.core.inputs import Instant, Text
 from backend.sop.timing import parse_cron
 
 SopStatus = Literal["draft", "running", "paused", "cancelled", "completed"]
@@ -25,7 +26,7 @@ class TargetSpec(_Strict):
 
     account_ids: list[uuid.UUID] = Field(default_factory=list, description="Empty: every account of the organisation.")
     kinds: Literal["friends", "groups", "all"] = "friends"
-    tags: list[str] = Field(default_factory=list, description="Customer tags; empty: no tag filter.")
+    tags: list[Text] = Field(default_factory=list, description="Customer tags; empty: no tag filter.")
     tag_mode: Literal["any", "all"] = Field("any", description="any = OR, all = AND.")
     contact_ids: list[uuid.UUID] = Field(
         default_factory=list, description="Explicit friends or groups; when given, kind and tag filters are ignored."
@@ -36,14 +37,14 @@ class StepContent(_Strict):
     """What a step sends; text may use {昵称} {备注} {称呼} {账号} {日期} {星期}."""
 
     kind: Literal["text", "image", "link", "file"] = "text"
-    text: str = Field("", max_length=2000)
-    image_url: str = ""
-    title: str = Field("", max_length=120)
-    description: str = Field("", max_length=300)
-    url: str = ""
-    thumb_url: str = ""
-    file_url: str = ""
-    file_name: str = ""
+    text: Text = Field("", max_length=2000)
+    image_url: Text = ""
+    title: Text = Field("", max_length=120)
+    description: Text = Field("", max_length=300)
+    url: Text = ""
+    thumb_url: Text = ""
+    file_url: Text = ""
+    file_name: Text = ""
 
     @model_validator(mode="after")
     def _required_fields(self) -> Self:
@@ -63,8 +64,8 @@ class StepTiming(_Strict):
     """When a step is due: at a fixed time, on a cron schedule, or on day N after the friend was added."""
 
     kind: Literal["at", "cron", "day_offset"] = "at"
-    at: datetime | None = Field(None, description="kind=at: the date-time (with offset; naive = SOP time zone).")
-    cron: str | None = Field(None, description="kind=cron: five crontab fields, e.g. '0 10 * * 1' (Mondays 10:00).")
+    at: Instant | None = Field(None, description="kind=at: the date-time (with offset; naive = SOP time zone).")
+    cron: Text | None = Field(None, description="kind=cron: five crontab fields, e.g. '0 10 * * 1' (Mondays 10:00).")
     day: int | None = Field(None, ge=0, le=365, description="kind=day_offset: day N after the anchor (0 = same day).")
     time: LocalTime | None = Field(None, description="kind=day_offset: local time of day, e.g. 10:00.")
     anchor: Literal["friend_added", "group_created"] = Field(
@@ -99,13 +100,13 @@ class StepIn(_Strict):
         "wait", description="When a person holds the conversation: wait until released, skip, or send anyway."
     )
     stop_on_reply: bool = Field(False, description="Skip this step once the customer replied after the SOP started.")
-    stop_on_tags: list[str] = Field(
+    stop_on_tags: list[Text] = Field(
         default_factory=list, description="Skip this step for contacts with any of these tags."
     )
     ai_personalize: bool = Field(
         False, description="Let the LLM rewrite the text for each target (metered as origin sop)."
     )
-    ai_instruction: str = Field("", max_length=500)
+    ai_instruction: Text = Field("", max_length=500)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -128,11 +129,11 @@ class StepOut(StepIn):
 class SopIn(_Strict):
     """A SOP definition as the editor sends it."""
 
-    name: str = Field(min_length=1, max_length=120)
-    description: str = Field("", max_length=1000)
-    timezone: str = "Asia/Shanghai"
+    name: Text = Field(min_length=1, max_length=120)
+    description: Text = Field("", max_length=1000)
+    timezone: Text = "Asia/Shanghai"
     dynamic: bool = Field(False, description="Re-resolve targets on every tick (new friends joining a tag).")
-    end_at: datetime | None = Field(None, description="Recurring or dynamic SOPs stop planning after this.")
+    end_at: Instant | None = Field(None, description="Recurring or dynamic SOPs stop planning after this.")
     targets: TargetSpec = Field(default_factory=TargetSpec)
     steps: list[StepIn] = Field(min_length=1, max_length=30)
 

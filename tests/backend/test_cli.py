@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from backend.audit.models import AuditEvent
 from backend.core.secrets import load_or_create_demo_secrets
 from tests.fixtures.db import app_client
 
@@ -180,3 +182,29 @@ def test_demo_serves_then_stops_its_embedded_postgres_on_sigterm(tmp_path: Path)
         if p.info["name"] == "postgres" and data_dir in (p.info["cmdline"] or [])
     ]
     assert leftovers == []
+
+
+async def test_user_set_active_is_audited_as_done_from_the_command_line(
+    tmp_path: Path, settings, db, make_user
+) -> None:
+    user, _ = await make_user()
+    result = await asyncio.to_thread(
+        salesbot,
+        "user",
+        "set-active",
+        "--username",
+        user.username,
+        "--disabled",
+        env={"DATABASE_URL": settings.database.url},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    async with db.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.target_id == str(user.id), AuditEvent.action == "user.disable")
+            )
+        ).all()
+    assert [(row.actor_id, row.detail) for row in rows] == [
+        (None, {"before": {"is_active": True}, "after": {"is_active": False}, "via": "cli"})
+    ]

@@ -176,10 +176,11 @@ async def simulator_api_base() -> AsyncIterator[str]:
 
 @pytest.fixture
 def fuzz_settings(settings: Settings, simulator_api_base: str) -> Settings:
-    """The test settings with GeWe pointed at the simulator."""
+    """The test settings with GeWe pointed at the simulator and the agent API unthrottled."""
     fuzzed = settings.model_copy(deep=True)
     fuzzed.gewe.api_base = simulator_api_base
     fuzzed.gewe.token = SIM_TOKEN
+    fuzzed.security.agent_rate_per_minute = 0  # every generated case reaches the agent's handlers, none gets 429
     return fuzzed
 
 

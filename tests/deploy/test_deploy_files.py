@@ -18,7 +18,7 @@ import yaml
 
 import backend.app
 import backend.cli
-from backend.config import REPO_ROOT, env_reference
+from backend.config import REPO_ROOT, ServerSettings, env_reference
 
 DEPLOY = REPO_ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
@@ -267,6 +267,21 @@ def test_nginx_socketio_location_has_long_read_timeouts() -> None:
 def test_nginx_limits_the_callback_body_size() -> None:
     location = nginx_block(nginx_conf(), "location /callbacks/gewe/")
     assert re.search(r"client_max_body_size\s+\d+[km];", location)
+
+
+def _nginx_bytes(size: str) -> int:
+    number, unit = int(size[:-1]), size[-1].lower()
+    return number * {"k": 1024, "m": 1024 * 1024}[unit]
+
+
+def test_nginx_body_limits_are_within_the_apps_own() -> None:
+    # nginx refuses first; the app's limits (413 too) hold when it is reached without nginx.
+    defaults = {name: field.default for name, field in ServerSettings.model_fields.items()}
+    api = re.search(r"^\s*client_max_body_size\s+(\d+[km]);", nginx_conf(), re.MULTILINE)
+    callbacks = re.search(r"client_max_body_size\s+(\d+[km]);", nginx_block(nginx_conf(), "location /callbacks/gewe/"))
+    assert api is not None and callbacks is not None
+    assert _nginx_bytes(api.group(1)) <= defaults["max_body_bytes"]
+    assert _nginx_bytes(callbacks.group(1)) <= defaults["callback_max_body_bytes"]
 
 
 def test_nginx_routes_every_path_prefix_of_the_app() -> None:

@@ -17,13 +17,20 @@ DIAGNOSE_WORDS = ("下降", "下滑", "原因", "怎么回事", "诊断", "为�
 PLAN_WORDS = ("活动", "优惠券", "预算", "策划", "方案", "促销", "营销")
 
 
+# Metric names that contain a plan word: asking for a figure is not asking for a campaign.
+METRIC_PHRASES = ("优惠券核销", "优惠券发放", "优惠券使用")
+
+
 def keyword_intent(query: str, *, has_plan: bool) -> str:
     """The fallback rules: execute (with a plan), diagnose, plan, else report."""
     if has_plan and any(word in query for word in EXECUTE_WORDS):
         return "execute"
     if any(word in query for word in DIAGNOSE_WORDS):
         return "diagnose"
-    if any(word in query for word in PLAN_WORDS):
+    unmetric = query
+    for phrase in METRIC_PHRASES:
+        unmetric = unmetric.replace(phrase, "")
+    if any(word in unmetric for word in PLAN_WORDS):
         return "plan"
     return "report"
 

@@ -8,8 +8,9 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 
 from backend.agent import semantic
-from backend.agent.executor import QueryFailed, data_anchor, run_readonly
+from backend.agent.executor import QueryFailed, run_readonly
 from backend.agent.prompts import SQL_RETRY, SQL_SUGGESTION, SQL_SYSTEM
+from backend.agent.rollups import NO_ROLLUPS, RollupStatus, data_state
 from backend.agent.runtime import MAX_SQL_ATTEMPTS, deps_of, timed
 from backend.agent.sql_guard import SqlRejected
 from backend.agent.sql_guard import guard_sql as check_sql
@@ -17,14 +18,14 @@ from backend.agent.state import AgentState, Query
 from backend.llm import LLMError
 
 
-def semantic_queries(question: str, intent: str, anchor: Any) -> list[Query]:
+def semantic_queries(question: str, intent: str, anchor: Any, rollups: RollupStatus = NO_ROLLUPS) -> list[Query]:
     """Exact SQL from the semantic layer: the question's metrics, plus the verification checks of a diagnosis."""
     spec = semantic.parse_question(question)
     if intent == "diagnose":
         spec.compare = "环比"
         if not any(word in question for word in ("按天", "趋势", "每天")) and "day" in spec.dimensions:
             spec.dimensions.remove("day")
-    compiled = semantic.compile_query(spec, anchor)
+    compiled = semantic.compile_query(spec, anchor, rollups=rollups)
     queries: list[Query] = [_query("q1", "问题中的指标", "semantic", compiled)]
     if intent == "diagnose":
         window = compiled.time_range
@@ -46,6 +47,7 @@ def semantic_queries(question: str, intent: str, anchor: Any) -> list[Query]:
                         "purpose": purpose,
                         "source": "semantic",
                         "sql": semantic.segment_query(window),
+                        "sources": ["retail.orders"],
                         "labels": {
                             "period": "周期",
                             "customer_type": "客户类型",
@@ -60,7 +62,9 @@ def semantic_queries(question: str, intent: str, anchor: Any) -> list[Query]:
                 )
                 continue
             check.range_text, check.compare = spec.range_text, "环比"
-            queries.append(_query(query_id, purpose, "semantic", semantic.compile_query(check, anchor)))
+            queries.append(
+                _query(query_id, purpose, "semantic", semantic.compile_query(check, anchor, rollups=rollups))
+            )
     return queries
 
 
@@ -71,6 +75,7 @@ def _query(query_id: str, purpose: str, source: str, compiled: semantic.Compiled
         "purpose": purpose,
         "source": source,
         "sql": compiled.sql,
+        "sources": compiled.sources,
         "labels": compiled.labels,
         "definitions": [
             *compiled.definitions,
@@ -90,10 +95,16 @@ async def gen_sql(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Produce the turn's SQL: semantic layer offline; the LLM (grounded by the semantic SQL) when configured."""
     deps = deps_of(config)
     attempts = state.get("attempts", 0) + 1
-    anchor = await data_anchor(deps.engine)
-    planned = semantic_queries(state["user_query"], state["intent"], anchor)
+    data = await data_state(deps.engine)
+    anchor = data.anchor
+    planned = semantic_queries(state["user_query"], state["intent"], anchor, data.rollups)
     queries = state.get("queries") or planned
-    update: dict[str, Any] = {"attempts": attempts, "sql_error": None, "debug": {"anchor": anchor.isoformat()}}
+    sources = {q["id"]: q.get("sources", []) for q in queries}
+    update: dict[str, Any] = {
+        "attempts": attempts,
+        "sql_error": None,
+        "debug": {"anchor": anchor.isoformat(), "sources": sources},
+    }
     if deps.llm is None:
         update["queries"] = queries
         return update
@@ -113,9 +124,10 @@ async def gen_sql(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         update["debug"] = {**update["debug"], "gen_sql_llm_error": exc.message}
         return update
     primary.update({"source": "llm", "sql": _clean_sql(reply.text), "purpose": "LLM 生成的 SQL"})
-    for key in ("final_sql", "guard", "rows", "columns", "error"):
+    for key in ("final_sql", "guard", "rows", "columns", "error", "sources"):
         primary.pop(key, None)
     update["queries"] = [primary, *queries[1:]]
+    update["debug"] = {**update["debug"], "sources": {**sources, primary["id"]: ["llm"]}}
     update["llm_calls"] = [reply.record(f"gen_sql#{attempts}")]
     return update
 

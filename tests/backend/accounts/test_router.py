@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from backend.accounts.models import Account, AccountStatus
@@ -264,3 +265,22 @@ async def test_contacts_offset_beyond_bigint_is_422(client, login) -> None:
     response = await client.get(f"/api/accounts/{account['id']}/contacts?offset={2**70}", headers=manager.headers)
     assert response.status_code == 422
     assert "offset" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("field", ["nickname", "persona", "app_id", "gewe_token"])
+async def test_a_nul_character_in_account_text_is_422_at_the_edge(client, login, field: str) -> None:
+    manager = await login(Role.manager)
+    response = await client.post("/api/accounts", json={"nickname": "门店", field: "abc\x00"}, headers=manager.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"]["message"].startswith(f"{field}:")
+
+
+async def test_a_nul_character_in_the_contacts_tag_filter_is_422_at_the_edge(client, login) -> None:
+    manager = await login(Role.manager)
+    account = await _create(client, manager.headers)
+    response = await client.get(
+        f"/api/accounts/{account['id']}/contacts", params={"tag": "VIP\x00"}, headers=manager.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

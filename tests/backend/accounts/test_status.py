@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from backend.accounts.gewe import GeweGateway, token_cipher
 from backend.accounts.models import Account, AccountStatus
 from backend.accounts.service import RELOGIN_NEEDED
 from backend.accounts.status import StatusMonitor
+from backend.core.leader import LeaderElection
+from backend.ingest.runtime import ChannelRuntime
 from backend.realtime.models import RealtimeEvent
 from tests.backend.accounts.support import sim_account
 
@@ -81,3 +87,63 @@ async def test_check_online_notices_a_dropped_account_and_publishes_device_statu
         events = (await session.scalars(select(RealtimeEvent.data).where(RealtimeEvent.type == "device.status"))).all()
     assert [(e["status"], e["status_detail"]) for e in events][-1] == ("offline", RELOGIN_NEEDED)
     assert events[0]["status"] == "offline"
+
+
+def _elected_monitor(settings, db, lock: str) -> StatusMonitor:  # type: ignore[no-untyped-def]
+    gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
+    return StatusMonitor(db.sessionmaker, gateway, commit=_commit, interval=0, leader=LeaderElection(db.engine, lock))
+
+
+def _check_online_calls(sim) -> int:  # type: ignore[no-untyped-def]
+    return [call.path for call in sim.state.calls].count("/login/checkOnline")
+
+
+async def test_only_the_elected_process_checks_whether_accounts_are_online(
+    settings, db, sim, make_org, make_account
+) -> None:
+    remote = await sim_account(sim)
+    await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
+    lock = f"test:account-status:{uuid.uuid4()}"
+    first, second = _elected_monitor(settings, db, lock), _elected_monitor(settings, db, lock)
+    try:
+        assert [await first.leader.attempt(), await second.leader.attempt()] == [True, False]  # type: ignore[union-attr]
+        await first.check_all()
+        await second.check_all()
+    finally:
+        for monitor in (first, second):
+            await monitor.stop()
+            await monitor.gateway.aclose()
+    assert _check_online_calls(sim) == 1
+
+
+async def test_another_process_takes_the_checks_over_when_the_leader_stops(
+    settings, db, sim, make_org, make_account
+) -> None:
+    remote = await sim_account(sim)
+    await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
+    lock = f"test:account-status:{uuid.uuid4()}"
+    first, second = _elected_monitor(settings, db, lock), _elected_monitor(settings, db, lock)
+    try:
+        await first.leader.attempt()  # type: ignore[union-attr]
+        await first.stop()
+        assert await second.leader.attempt() is True  # type: ignore[union-attr]
+        await second.check_all()
+    finally:
+        for monitor in (first, second):
+            await monitor.stop()
+            await monitor.gateway.aclose()
+    assert _check_online_calls(sim) == 1
+
+
+@pytest.mark.parametrize(("with_redis", "elected"), [(False, False), (True, True)], ids=["single", "scale-out"])
+async def test_status_checks_are_elected_only_when_processes_share_redis(
+    settings, db, redis_url: str, with_redis: bool, elected: bool
+) -> None:
+    redis = aioredis.Redis.from_url(redis_url) if with_redis else None
+    runtime = ChannelRuntime(settings, db, redis=redis)
+    try:
+        assert isinstance(runtime.monitor.leader, LeaderElection) is elected
+    finally:
+        await runtime.stop()
+        if redis is not None:
+            await redis.aclose()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.agent import kb
-from backend.agent.embedder import get_embedder
+from backend.agent.embedder import QueryCache, embed_queries, get_embedder
 from backend.core.runtime import migrate
 
 DOC = """# 示例文档
@@ -80,3 +81,50 @@ async def test_retrieval_works_where_pgvector_is_missing(test_databases) -> None
         assert hits[0].title == "支付 / 支付失败"
     finally:
         await engine.dispose()
+
+
+class CountingEmbedder:
+    """A fake embedder that records the texts it embeds and the thread it runs on."""
+
+    name = "counting"
+    dimensions = 2
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+        self.threads: set[int] = set()
+
+    def queries(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += texts
+        self.threads.add(threading.get_ident())
+        return [[float(len(t)), 1.0] for t in texts]
+
+    def passages(self, texts: list[str]) -> list[list[float]]:
+        return self.queries(texts)
+
+
+def test_like_pattern_matches_wildcard_characters_literally() -> None:
+    assert kb.like_pattern("5折_满100%") == "%5折\\_满100\\%%"
+
+
+async def test_normalised_variants_of_a_question_are_embedded_once() -> None:
+    embedder, cache = CountingEmbedder(), QueryCache()
+    first = await embed_queries(embedder, ["ＧＭＶ  为什么 下降"], cache=cache)
+    again = await embed_queries(embedder, [" GMV 为什么\u3000下降 "], cache=cache)
+    assert embedder.embedded == ["GMV 为什么 下降"]
+    assert first == again
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+async def test_least_recently_used_question_leaves_a_full_cache() -> None:
+    embedder, cache = CountingEmbedder(), QueryCache(size=2)
+    for question in ("a", "b", "a", "c"):
+        await embed_queries(embedder, [question], cache=cache)
+    await embed_queries(embedder, ["a", "b"], cache=cache)
+    assert embedder.embedded == ["a", "b", "c", "b"]
+    assert len(cache) == 2
+
+
+async def test_query_embedding_runs_off_the_event_loop_thread() -> None:
+    embedder = CountingEmbedder()
+    await embed_queries(embedder, ["复购率"], cache=None)
+    assert embedder.threads and threading.get_ident() not in embedder.threads

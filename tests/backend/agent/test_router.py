@@ -26,6 +26,16 @@ WHERE o.pay_status = 1
 GROUP BY 1, 2
 """
 
+COUPONS = "最近7天各门店券核销率"
+HAND_WRITTEN_COUPONS = """
+SELECT s.name AS store, count(*) AS issued, count(c.redeemed_at) AS redeemed,
+       round(count(c.redeemed_at)::numeric / count(*), 4) AS rate
+FROM retail.member_coupons c JOIN retail.stores s ON s.id = c.store_id
+WHERE (c.issued_at AT TIME ZONE 'Asia/Shanghai')::date
+      > (SELECT (max(paid_at) AT TIME ZONE 'Asia/Shanghai')::date FROM retail.orders) - 7
+GROUP BY s.name
+"""
+
 
 async def ask(client: httpx.AsyncClient, headers: dict[str, str], query: str, **extra: Any) -> dict[str, Any]:
     response = await client.post("/api/agent/chat", json={"query": query, **extra}, headers=headers)
@@ -48,6 +58,33 @@ async def test_report_numbers_equal_hand_written_sql(
         assert got[key]["gmv"] == float(row.gmv)
         assert got[key]["orders"] == row.orders
         assert got[key]["aov"] == float(row.aov)
+
+
+async def test_coupon_redemption_rate_per_store_equals_hand_written_sql(
+    client: httpx.AsyncClient, login, retail_engine: AsyncEngine
+) -> None:
+    manager = await login(Role.manager)
+    body = await ask(client, manager.headers, COUPONS)
+    assert body["intent"] == "report"
+    async with retail_engine.connect() as conn:
+        expected = {r.store: r for r in (await conn.execute(text(HAND_WRITTEN_COUPONS))).all()}
+    got = {r["store"]: r for r in body["report"]["rows"]}
+    assert len(got) == len(expected) == 10
+    for store, row in expected.items():
+        assert got[store]["coupons_issued"] == row.issued
+        assert got[store]["coupons_redeemed"] == row.redeemed
+        assert got[store]["coupon_redemption_rate"] == float(row.rate)
+
+
+async def test_coupon_report_states_its_definition_and_rollup_source(
+    client: httpx.AsyncClient, login, retail_engine: AsyncEngine
+) -> None:
+    manager = await login(Role.manager)
+    body = await ask(client, manager.headers, COUPONS)
+    assert body["debug"]["sources"]["q1"] == ["retail.daily_coupon_stats"]
+    definitions = " ".join(body["report"]["definitions"])
+    assert "券核销率 = 周期内发放的会员券中已核销的张数 / 周期内发放的会员券张数" in definitions
+    assert "retail.daily_coupon_stats" in definitions
 
 
 async def test_report_debug_carries_route_sql_guard_timings_and_model(

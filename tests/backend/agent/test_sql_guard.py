@@ -97,3 +97,22 @@ def test_ctes_joins_filters_and_set_operations_pass() -> None:
     verdict = guard_sql(sql, max_rows=50)
     assert set(verdict.tables) == {"retail.orders", "retail.stores"}
     assert verdict.sql.endswith("LIMIT 50")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT c.store_id, COUNT(c.redeemed_at) FROM retail.member_coupons AS c GROUP BY c.store_id",
+        "SELECT r.day, SUM(r.gmv) FROM retail.daily_store_sales AS r GROUP BY r.day",
+        "SELECT r.store_id, SUM(r.redeemed) FROM retail.daily_coupon_stats AS r GROUP BY r.store_id",
+    ],
+    ids=["member coupons", "sales rollup", "coupon rollup"],
+)
+def test_coupon_and_rollup_tables_are_open_to_report_queries(sql: str) -> None:
+    assert guard_sql(sql, max_rows=10).sql.endswith("LIMIT 10")
+
+
+def test_rollup_bookkeeping_table_is_not_open_to_report_queries() -> None:
+    with pytest.raises(SqlRejected) as rejected:
+        guard_sql("SELECT refreshed_at FROM retail.rollup_state", max_rows=10)
+    assert rejected.value.code == "forbidden_table"

@@ -102,7 +102,18 @@ async def test_user_changes_are_audited(client: httpx.AsyncClient, login, db) ->
     await client.patch(f"/api/users/{created.json()['id']}", headers=admin.headers, json={"role": "manager"})
     async with db.sessionmaker() as session:
         events = (await session.scalars(select(AuditEvent).where(AuditEvent.actor_id == admin.user.id))).all()
-    assert [(e.action, e.detail.get("role")) for e in events] == [
+    assert [(e.action, e.detail["after"].get("role")) for e in events] == [
         ("user.create", "finance"),
-        ("user.update", "manager"),
+        ("user.role_change", "manager"),
     ]
+
+
+async def test_a_nul_character_in_a_display_name_is_422_at_the_edge(client: httpx.AsyncClient, login) -> None:
+    admin = await login(Role.admin)
+    response = await client.post(
+        "/api/users",
+        headers=admin.headers,
+        json={"username": "nul_user", "password": "long-enough-1", "role": "sales", "display_name": "小\x00王"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("display_name:")

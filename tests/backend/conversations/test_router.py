@@ -169,3 +169,45 @@ async def test_message_and_decision_ids_beyond_bigint_are_422(client, login, pat
     response = await client.get(f"/api/conversations/{uuid.uuid4()}{path}", headers=manager.headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "method", "body"),
+    [
+        ("/notes", "POST", {"text": "客户\x00想要红色"}),
+        ("/tags", "PUT", {"tags": ["VIP\x00"]}),
+        ("/takeover", "POST", {"reason": "\x00"}),
+        ("/messages", "POST", {"kind": "text", "text": "您好\x00"}),
+    ],
+    ids=["note", "tag", "reason", "staff-message"],
+)
+async def test_a_nul_character_in_workbench_text_is_422_at_the_edge(
+    client, login, make_org, make_conversation, suffix: str, method: str, body: dict[str, Any]
+) -> None:
+    organization = await make_org()
+    conversation = await make_conversation(organization, "你好")
+    sales = await login(Role.sales, organization=organization)
+    response = await client.request(
+        method, f"/api/conversations/{conversation.id}{suffix}", json=body, headers=sales.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "NUL" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "policy", [{"handoff_keywords": ["人工\x00"]}, {"handoff_ack_text": "\x00"}], ids=["list-item", "text"]
+)
+async def test_a_nul_character_in_policy_settings_is_422_at_the_edge(client, login, policy: dict[str, Any]) -> None:
+    # jsonb cannot hold \u0000: PostgreSQL refused it (the generic 422 invalid_value before).
+    manager = await login(Role.manager)
+    response = await client.put("/api/conversations/policy", json={"settings": policy}, headers=manager.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_nul_character_in_the_search_query_is_422_at_the_edge(client, login) -> None:
+    sales = await login(Role.sales)
+    response = await client.get("/api/messages/search", params={"q": "大衣\x00"}, headers=sales.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from backend.core.db import DatabaseNotMigrated, alembic_config, ensure_migrated
+from backend.config import REPO_ROOT
+from backend.core.db import DatabaseNotMigrated, alembic_config, ensure_migrated, head_revisions, locate_migrations
 
 
 async def _tables_and_extensions(url: str) -> tuple[set[str], set[str]]:
@@ -53,3 +56,16 @@ async def test_unmigrated_database_is_refused_with_a_clear_message(test_database
 
 async def test_migrated_database_passes_the_check(db) -> None:
     await ensure_migrated(db.engine)
+
+
+def test_a_checkout_finds_the_migrations_next_to_the_packages() -> None:
+    assert locate_migrations() == REPO_ROOT / "migrations"
+
+
+def test_an_installed_package_uses_the_migrations_shipped_inside_it(tmp_path: Path) -> None:
+    # What `pip install .` leaves: site-packages/backend/migrations (setup.py), no migrations/ beside backend/.
+    site_packages = tmp_path / "site-packages"
+    shutil.copytree(REPO_ROOT / "migrations", site_packages / "backend" / "migrations")
+    found = locate_migrations(site_packages / "backend", repo_root=site_packages)
+    assert found == site_packages / "backend" / "migrations"
+    assert head_revisions(found) == head_revisions()

@@ -176,7 +176,7 @@ async def test_alert_webhook_is_retried_until_delivered(db, make_org, make_gatew
     await add_budget(db, org.id, quota=Decimal("0.002"), webhook_url=f"{llm_stub.url}/webhook")
     llm_stub.webhook_failures = 1
     llm_stub.default = Reply(prompt_tokens=1000, completion_tokens=0)
-    gateway = make_gateway(stub_provider(llm_stub))
+    gateway = make_gateway(stub_provider(llm_stub), webhook_allow_private=True)  # the stub listens on loopback
 
     await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id))
     await gateway.wait_idle()
@@ -297,3 +297,10 @@ async def test_patching_webhook_url_to_null_clears_it(client: httpx.AsyncClient,
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["webhook_url"] is None
+
+
+async def test_a_nul_character_in_a_budget_name_is_422_at_the_edge(client: httpx.AsyncClient, login) -> None:
+    finance = await login(Role.finance)
+    response = await client.post("/api/cost/budgets", headers=finance.headers, json={"name": "月度\x00", "quota": "5"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -41,7 +41,7 @@ async def test_finance_page_renders_totals_echarts_and_ledger_from_real_data(
     async with db.sessionmaker() as session:
         # 0.0069 of 0.01: 69%, one gauge.
         body = BudgetIn(name="月度预算", quota=Decimal("0.01"))
-        await service.create_budget(session, organization_id=finance.organization_id, body=body)
+        await service.create_budget(session, organization_id=finance.organization_id, actor_id=finance.id, body=body)
         await session.commit()
     code, log = await run_browser_script(
         str(SCRIPT),

@@ -129,3 +129,20 @@ async def test_price_list_filter_with_a_nul_character_is_422(client: httpx.Async
     response = await client.get("/api/cost/prices", params={"model": "qwen\x00"}, headers=finance.headers)
     assert response.status_code == 422
     assert "model" in response.json()["error"]["message"]
+
+
+async def test_a_nul_character_in_a_new_price_is_422_at_the_edge(client: httpx.AsyncClient, login) -> None:
+    finance = await login(Role.finance)
+    response = await client.post(
+        "/api/cost/prices",
+        headers=finance.headers,
+        json={
+            "provider": "qwen",
+            "model": "qwen-max",
+            "input_per_million": "2",
+            "output_per_million": "6",
+            "note": "\x00",
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import uuid
@@ -284,3 +285,11 @@ async def test_ledger_filters_the_database_cannot_take_are_422_before_any_query(
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
     assert next(iter(params)) in response.json()["error"]["message"]
+
+
+async def test_a_ledger_cursor_with_an_id_beyond_bigint_is_400(client: httpx.AsyncClient, login) -> None:
+    finance = await login(Role.finance)
+    cursor = base64.urlsafe_b64encode(f"2026-01-01T00:00:00+00:00|{2**63}".encode()).decode()
+    response = await client.get("/api/cost/ledger", params={"cursor": cursor}, headers=finance.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from backend.crm.auth import crm_api_key
+
 COUPON = {
     "name": "满100减12",
     "type": "full_reduction",
@@ -17,6 +19,15 @@ COUPON = {
     "start_at": "2026-11-22T00:00:00+08:00",
     "end_at": "2026-11-29T00:00:00+08:00",
 }
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of the app that sends the mock CRM's API key, as the app's own CRM client does."""
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {crm_api_key(app.other_asgi_app)}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
+        yield http
 
 
 @pytest.fixture

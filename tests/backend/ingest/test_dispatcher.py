@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from backend.accounts.models import Account
 from backend.config import Settings
 from backend.core.db import Database
-from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, lane_of
+from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, WorkItem, lane_of
 from backend.ingest.models import InboxEntry
 from backend.ingest.runtime import ChannelRuntime
 from backend.messages.models import Message
@@ -73,6 +73,63 @@ async def test_one_chats_messages_are_processed_in_arrival_order(settings: Setti
 
 async def _pending_is_zero(db: Database) -> bool:
     return await _pending(db) == 0
+
+
+async def _accept_only(settings: Settings, db: Database, account: Account, bodies: list[bytes]) -> list[int]:
+    intake = ChannelRuntime(settings, db)  # never started: accepts, processes nothing
+    try:
+        results = [await intake.accept(account.callback_secret, body) for body in bodies]
+    finally:
+        await intake.stop()
+    return [result.entry_id for result in results if result.entry_id is not None]
+
+
+async def _texts_in_stored_order(db: Database, sender_wxid: str) -> list[str | None]:
+    async with db.sessionmaker() as session:
+        query = select(Message.text).where(Message.sender_wxid == sender_wxid).order_by(Message.id)
+        return list((await session.scalars(query)).all())
+
+
+async def test_workers_given_one_chats_rows_newest_first_still_apply_them_in_order(
+    settings: Settings, db: Database, account
+) -> None:
+    entry_ids = await _accept_only(settings, db, account, [_body(7, seq) for seq in range(30)])
+    processors = [Processor(db.sessionmaker) for _ in range(3)]
+    newest_first = list(reversed(entry_ids))
+    await asyncio.gather(*(processors[i % 3].process(entry_id) for i, entry_id in enumerate(newest_first)))
+    assert await _texts_in_stored_order(db, "wxid_cust0007") == [f"第{seq}条" for seq in range(30)]
+    await _assert_each_processed_once(db, 30)
+
+
+@pytest.mark.redis
+async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries_come_out_of_order(
+    settings: Settings, db: Database, account, redis_url: str, redis_client
+) -> None:
+    prefix = "salesbot:test-ingest-order"
+    bodies = [_body(seq % 2, seq) for seq in range(80)]
+    entry_ids = await _accept_only(settings, db, account, bodies)
+    # One Redis client each, as two worker processes would have.
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    consumers = [
+        RedisStreamDispatcher(client, Processor(db.sessionmaker), lanes=1, prefix=prefix, batch=1) for client in clients
+    ]
+    await consumers[0].ensure_groups()
+    for entry_id in reversed(entry_ids):  # as re-claims and sweeps can deliver them
+        await consumers[0].submit(WorkItem(entry_id, ""))
+    for consumer in consumers:
+        await consumer.start()
+    try:
+        await wait_until(lambda: _pending_is_zero(db), limit=60)
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        for client in clients:
+            await client.aclose()
+        await redis_client.delete(consumers[0].stream(0))
+    for customer in range(2):
+        expected = [f"第{seq}条" for seq in range(customer, 80, 2)]
+        assert await _texts_in_stored_order(db, f"wxid_cust{customer:04d}") == expected
+    await _assert_each_processed_once(db, 80)
 
 
 async def test_sweeper_redispatches_rows_whose_queue_was_lost(settings: Settings, db: Database, account) -> None:

@@ -226,3 +226,23 @@ async def test_text_sample_stores_its_text_from_the_customer(client, make_org, m
         "wxid_phyyedw9xap22",
         "7773749793478223190",
     )
+
+
+@pytest.mark.parametrize(
+    "secret", ["%00", "abc%00def", "tab%09in", "%C3%A9t%C3%A9", "with%20space", "x" * 65], ids=repr
+)
+async def test_a_callback_secret_no_account_can_have_is_404_without_a_database_query(
+    client, app, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: /callbacks/gewe/%00 reached asyncpg with the NUL (500, then 422).
+    repository = app.other_asgi_app.state.channel.repository
+    looked_up: list[str] = []
+
+    async def find_account(found: str) -> None:
+        looked_up.append(found)
+
+    monkeypatch.setattr(repository, "find_account", find_account)
+    response = await client.post(f"/callbacks/gewe/{secret}", content=b"{}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_callback"
+    assert looked_up == []

@@ -55,3 +55,14 @@ async def test_a_gewe_timeout_after_the_send_is_confirmed_by_the_echo_and_not_re
     assert len(workbench.sent_to()) == 1
     assert message.echoed_at is not None
     assert (await workbench.conversation()).mode == "ai"  # the echo was not taken for a message typed on the phone
+
+
+async def test_gewe_saying_too_often_fails_the_reply_visibly_and_pauses_the_account(workbench: Workbench) -> None:
+    await workbench.sim.control.post("/_sim/failures", json={"tooOften": 1})
+
+    await workbench.say("护手霜多少钱？")
+    message = await _ai_message(workbench, "failed")
+
+    assert message.error and workbench.sent_to() == []
+    pause = await workbench.server.state.pacer.reserve(str(workbench.account.id), "wxid_next_customer")
+    assert pause > 30  # the account rests (back-off) before its next send, whatever the chat

@@ -224,3 +224,44 @@ async def test_cancel_is_final(client: httpx.AsyncClient, manager) -> None:  # t
     resumed = await client.post(f"/api/sops/{sop_id}/resume", headers=login.headers)
     assert cancelled.json()["status"] == "cancelled"
     assert resumed.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "会员日\x00"},
+        {"steps": [{**STEP, "content": {"kind": "text", "text": "您好\x00"}}]},
+        {"targets": {"tags": ["VIP\x00"]}},
+        {"steps": [{**STEP, "stop_on_tags": ["退订\x00"]}]},
+    ],
+)
+async def test_a_nul_character_in_sop_text_or_tags_is_422_at_the_edge(
+    client: httpx.AsyncClient,
+    manager,
+    change: dict[str, Any],  # type: ignore[no-untyped-def]
+) -> None:
+    # Found by tests/backend/test_openapi_fuzz.py: PostgreSQL refused the NUL (once a 503, then the generic 422).
+    _, login = manager
+    response = await client.post("/api/sops", json=body(**change), headers=login.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "NUL" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("listing", ["deliveries", "targets"])
+async def test_a_page_offset_beyond_bigint_is_422(client: httpx.AsyncClient, manager, listing: str) -> None:  # type: ignore[no-untyped-def]
+    _, login = manager
+    created = await client.post("/api/sops", json=body(), headers=login.headers)
+    response = await client.get(
+        f"/api/sops/{created.json()['id']}/{listing}", params={"offset": 2**63}, headers=login.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_retrying_a_delivery_id_beyond_bigint_is_422(client: httpx.AsyncClient, manager) -> None:  # type: ignore[no-untyped-def]
+    _, login = manager
+    created = await client.post("/api/sops", json=body(), headers=login.headers)
+    response = await client.post(f"/api/sops/{created.json()['id']}/deliveries/{2**63}/retry", headers=login.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -3,6 +3,7 @@ import { computed, ref, watch } from 'vue'
 import { useAuthStore } from '@/auth/store'
 import { t } from '@/common/i18n'
 import { useRealtimeStore } from '@/realtime/store'
+import { RESYNC_EVENT } from '@/realtime/types'
 import {
   conversationsApi,
   type ConversationDetail,
@@ -411,6 +412,12 @@ export const useConversationsStore = defineStore('conversations', () => {
       rt.subscribe<ConversationOut>('conversation.updated', (e) => e.data && void applyConversation(e.data)),
       rt.subscribe<HandoffEvent>('handoff.requested', (e) => applyHandoff(e.data)),
       rt.subscribe<HandoffEvent>('handoff.escalated', (e) => applyHandoff(e.data)),
+      // Missed events that could not be replayed: reload what the workbench shows.
+      rt.subscribe(RESYNC_EVENT, () => {
+        void loadList().catch(() => undefined)
+        void refreshLatest().catch(() => undefined)
+        void refreshCurrent().catch(() => undefined)
+      }),
     ]
     // Events missed while disconnected: reload once the connection is back.
     const stop = watch(

@@ -6,6 +6,7 @@ import {
   Iphone,
   MagicStick,
   Promotion,
+  Tickets,
   User,
 } from '@element-plus/icons-vue'
 
@@ -17,5 +18,6 @@ export const navIcons: Record<string, Component> = {
   Iphone,
   MagicStick,
   Promotion,
+  Tickets,
   User,
 }

@@ -63,6 +63,12 @@ export const shellRoutes: RouteRecordRaw[] = [
     meta: { titleKey: 'nav.users', roles: ['admin'], nav: { icon: 'User', order: 60 } },
   },
   {
+    path: 'audit',
+    name: 'audit',
+    component: () => import('@/audit/AuditPage.vue'),
+    meta: { titleKey: 'nav.audit', roles: ['admin'], nav: { icon: 'Tickets', order: 70 } },
+  },
+  {
     path: '403',
     name: 'forbidden',
     component: () => import('@/common/ForbiddenPage.vue'),

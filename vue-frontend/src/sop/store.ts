@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import { useRealtimeStore } from '@/realtime/store'
-import type { RealtimeEvent } from '@/realtime/types'
+import { RESYNC_EVENT, type RealtimeEvent } from '@/realtime/types'
 import type { Account } from '@/devices/api'
 import { sopApi, type AccountProgress, type Progress, type SopAction, type SopIn, type SopOut } from './api'
 
@@ -236,7 +236,12 @@ export const useSopStore = defineStore('sop', () => {
   /** Subscribe the page to `sop.progress`; returns the function that unsubscribes. */
   function connectRealtime(): () => void {
     const rt = useRealtimeStore()
-    const off = rt.subscribe<Progress>('sop.progress', onProgress)
+    const offProgress = rt.subscribe<Progress>('sop.progress', onProgress)
+    // Missed events that could not be replayed: reload the list and the open SOP.
+    const offResync = rt.subscribe(RESYNC_EVENT, () => {
+      void loadList().catch(() => undefined)
+      void refreshCurrent().catch(() => undefined)
+    })
     // Events missed while disconnected: reload once the connection is back.
     const stop = watch(
       () => rt.status,
@@ -247,7 +252,8 @@ export const useSopStore = defineStore('sop', () => {
       },
     )
     return () => {
-      off()
+      offProgress()
+      offResync()
       stop()
       if (missingTimer) clearTimeout(missingTimer)
       missingTimer = null

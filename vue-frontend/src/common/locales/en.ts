@@ -61,6 +61,7 @@ const en: MessageSchema = {
     agent: 'Store agent',
     cost: 'Compute cost',
     users: 'Users',
+    audit: 'Audit log',
   },
   layout: {
     collapse: 'Collapse menu',

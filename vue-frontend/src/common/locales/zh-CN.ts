@@ -59,6 +59,7 @@ const zhCN = {
     agent: '门店智能助理',
     cost: '算力成本',
     users: '用户管理',
+    audit: '审计日志',
   },
   layout: {
     collapse: '收起菜单',

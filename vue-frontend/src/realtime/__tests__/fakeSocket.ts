@@ -63,6 +63,11 @@ export class FakeSocket extends Emitter {
     this.active = false
     this.emitLocal('connect_error', new Error(message))
   }
+  /** The connection drops (socket.io-client keeps trying to reconnect: still active). */
+  serverDrops(reason = 'transport close') {
+    this.connected = false
+    this.emitLocal('disconnect', reason)
+  }
   serverEmits(event: string, payload: unknown) {
     this.emitLocal(event, payload)
     for (const fn of this.anyListeners) fn(event, payload)
