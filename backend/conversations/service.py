@@ -30,6 +30,7 @@ from backend.conversations.schemas import (
 from backend.core.db import utcnow
 from backend.core.deps import get_in_org
 from backend.core.errors import AppError, Conflict, NotFound
+from backend.core.logs import conversation_id_var
 from backend.core.metrics import HANDOFFS
 from backend.messages.models import Conversation, Message
 from backend.messages.service import (
@@ -163,7 +164,8 @@ async def list_conversations(
 
 
 async def get_conversation(session: AsyncSession, *, user: User, conversation_id: uuid.UUID) -> Conversation:
-    """A conversation of the user's organisation, or 404."""
+    """A conversation of the user's organisation, or 404 (the request's log lines name it from here on)."""
+    conversation_id_var.set(str(conversation_id))
     return await get_in_org(session, Conversation, conversation_id, user)
 
 

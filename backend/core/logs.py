@@ -1,4 +1,4 @@
-"""Structured JSON logs carrying the request id of the work they belong to."""
+"""Structured JSON logs carrying the request and conversation ids of the work they belong to."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+conversation_id_var: ContextVar[str | None] = ContextVar("conversation_id", default=None)
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and extra fields."""
+    """One JSON object per line: time, level, logger, message, request and conversation ids, extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         """Render a record as a JSON line."""
@@ -25,9 +26,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
+        for name, variable in (("request_id", request_id_var), ("conversation_id", conversation_id_var)):
+            value = variable.get()
+            if value:
+                entry[name] = value
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.errors import error_body
-from backend.core.logs import request_id_var
+from backend.core.logs import conversation_id_var, request_id_var
 from backend.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 logger = logging.getLogger("salesbot.access")
@@ -33,6 +33,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64]
         request_id = incoming or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        conversation_token = conversation_id_var.set(None)
         started = time.perf_counter()
         status = 500
 
@@ -61,6 +62,7 @@ class RequestContextMiddleware:
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": route_path},
             )
             request_id_var.reset(token)
+            conversation_id_var.reset(conversation_token)
 
 
 class BodyTooLarge(HTTPException):

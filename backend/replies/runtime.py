@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from backend.conversations.service import ReplyJob
+from backend.core.logs import conversation_id_var
 from backend.replies import service
 from backend.replies.service import ReplyDeps
 
@@ -37,6 +38,7 @@ class ReplyWorker:
         task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, conversation_id: uuid.UUID) -> None:
+        conversation_id_var.set(str(conversation_id))  # this task's log lines name the conversation
         queue = self._queues[conversation_id]
         try:
             while queue:

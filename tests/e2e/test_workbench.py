@@ -13,9 +13,12 @@ from tests.e2e.test_console_smoke import SCREENSHOTS, run_browser_script
 
 __all__ = ["make_account", "sales_kb", "settings", "sim"]  # fixtures used here
 
+# The customer asks for a person with markup that would run if the console rendered messages as HTML.
+HOSTILE_HANDOFF = '转人工 <img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
 
 @pytest.mark.browser
-async def test_sales_user_gets_the_handoff_toast_takes_over_replies_and_releases(
+async def test_sales_user_gets_the_handoff_toast_sees_markup_inert_takes_over_replies_and_releases(
     live_server, sim: Sim, make_org, make_account, make_user, sales_kb
 ) -> None:
     organization = await make_org()
@@ -35,7 +38,7 @@ async def test_sales_user_gets_the_handoff_toast_takes_over_replies_and_releases
         password=password,
         env={
             "TRIGGER_URL": f"{sim.base_url}/_sim/inject",
-            "TRIGGER_BODY": json.dumps({"appId": remote["appId"], "fromWxid": customer, "content": "转人工"}),
+            "TRIGGER_BODY": json.dumps({"appId": remote["appId"], "fromWxid": customer, "content": HOSTILE_HANDOFF}),
             "SCREENSHOT": str(SCREENSHOTS / "workbench-failure.png"),
         },
     )

@@ -82,6 +82,13 @@ async function main() {
     await expectMode(page, '待人工')
     ok(`opened conversation ${id} ("${(await page.locator(sel('chat-title')).innerText()).trim()}"), mode 待人工`)
 
+    // 5b. Markup a customer typed is shown as text, never run (the trigger carries an <img onerror> and a <script>).
+    const hostile = page.locator(sel('message'), { hasText: '<img src=x onerror=' }).last()
+    await hostile.waitFor({ state: 'visible' }).catch(() => fail('the customer message with markup is not shown as text'))
+    const injected = await page.evaluate(() => ({ flag: window.__xss, images: document.querySelectorAll('img[src="x"]').length, scripts: [...document.scripts].filter((s) => s.text.includes('__xss')).length }))
+    if (injected.flag !== undefined || injected.images || injected.scripts) fail(`customer markup became live: ${JSON.stringify(injected)}`)
+    ok('customer markup shown as text: no image, no script, nothing ran')
+
     // 6. Take it over.
     await page.locator(sel('btn-takeover')).click()
     await expectMode(page, '人工接待')
