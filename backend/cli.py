@@ -415,10 +415,21 @@ app.add_typer(kb_app, name="kb")
 def seed_retail_command(
     orders: Annotated[int, typer.Option(help="Orders over the last 90 days (members scale with them).")] = 40_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+    refresh_rollups: Annotated[
+        bool,
+        typer.Option("--refresh-rollups", help="Only rebuild the daily rollups from the current orders (no new data)."),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Replace the retail schema's stores, members, orders and items with generated data with planted stories."""
     settings = load_settings("cli", data_dir)
+    if refresh_rollups:
+        from backend.agent.commands import refresh
+
+        with database_url(settings) as url, console.status("rebuilding the retail rollups…"):
+            rows = asyncio.run(refresh(url))
+        out.print("rollups rebuilt: " + ", ".join(f"{name} {count:,} rows" for name, count in rows.items()))
+        return
     with database_url(settings) as url:
         result, summary = seed_retail_with_progress(url, orders=orders, seed=seed)
     current, previous = summary["current"], summary["previous"]
@@ -468,6 +479,24 @@ def kb_load_command(
     with database_url(settings) as url, console.status(f"embedding {source}…"):
         counts = asyncio.run(load_kb(url, source, model_path=settings.embeddings.model_path))
     out.print(f"documents loaded {counts['documents']}, chunks {counts['chunks']}, unchanged {counts['skipped']}")
+
+
+@kb_app.command("remove")
+def kb_remove_command(
+    source: Annotated[
+        str, typer.Argument(help="The document's source, as loaded (its file name, e.g. repeat-rate.md).")
+    ],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete a shared document and its chunks (and their Chroma vectors)."""
+    from backend.agent.commands import remove_kb_document
+
+    settings = load_settings("cli", data_dir)
+    with database_url(settings) as url:
+        removed = asyncio.run(remove_kb_document(url, source, model_path=settings.embeddings.model_path))
+    if not removed:
+        fail(f"no shared document {source!r} in the knowledge base")
+    out.print(f"removed {source}")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Work behind `salesbot seed retail` and `salesbot kb load` (the CLI only parses options and prints)."""
+"""Work behind `salesbot seed retail` and `salesbot kb load|remove` (the CLI only parses options and prints)."""
 
 from __future__ import annotations
 
@@ -77,5 +77,14 @@ async def load_kb(url: str, directory: Path, *, model_path: str | None) -> dict[
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         return await kb.load_documents(engine, get_embedder(model_path), kb.read_directory(directory))
+    finally:
+        await engine.dispose()
+
+
+async def remove_kb_document(url: str, source: str, *, model_path: str | None) -> bool:
+    """Delete a shared knowledge-base document by source; False when there is none."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        return await kb.remove_document(engine, get_embedder(model_path), source)
     finally:
         await engine.dispose()

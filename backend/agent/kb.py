@@ -162,31 +162,6 @@ async def embedding_kind(conn: AsyncConnection) -> str:
     return "vector" if str(kind).startswith("vector") else "array"
 
 
-async def embedding_dimensions(conn: AsyncConnection) -> int | None:
-    """N of a pgvector `vector(N)` column, None for the float8[] fallback (any dimension fits)."""
-    kind = await conn.scalar(
-        text(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'kb.chunks'::regclass AND attname = 'embedding'"
-        )
-    )
-    found = re.fullmatch(r"vector\((\d+)\)", str(kind))
-    return int(found.group(1)) if found else None
-
-
-class DimensionMismatch(ValueError):
-    """The embedder's vectors do not fit the kb.chunks.embedding column."""
-
-
-def check_dimensions(embedder: Embedder, column: int | None) -> None:
-    """Refuse an embedder whose vectors do not fit a pgvector `vector(N)` column."""
-    if column is not None and embedder.dimensions != column:
-        raise DimensionMismatch(
-            f"embedder {embedder.name} gives {embedder.dimensions}-dimensional vectors but kb.chunks.embedding "
-            f"is vector({column}): use a {column}-dimensional model (EMBED_MODEL_PATH) or migrate the column"
-        )
-
-
 def _vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
 
@@ -205,17 +180,17 @@ async def load_documents(
     chroma = configured_store() if store == "configured" else store
     for document in documents:
         async with engine.begin() as conn:
-            check_dimensions(embedder, await embedding_dimensions(conn))
             existing = (
                 await conn.execute(
-                    text(f"SELECT id, content_sha FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
+                    text(f"SELECT id, content_sha, embedder FROM kb.documents WHERE source = :source AND {SAME_OWNER}"),
                     {"source": document.source, **owner},
                 )
             ).first()
-            # Unchanged documents are skipped, unless Chroma lacks their vectors (store or embedder switched since).
+            # Unchanged documents are skipped, unless embedded by another model or Chroma lacks their vectors.
             if (
                 existing is not None
                 and existing.content_sha == document.sha
+                and existing.embedder == embedder.name
                 and (
                     chroma is None
                     or not await chroma.missing(
@@ -236,8 +211,8 @@ async def load_documents(
             )
             document_id = await conn.scalar(
                 text(
-                    "INSERT INTO kb.documents (organization_id, source, title, content, tags, content_sha) "
-                    "VALUES (:org, :source, :title, :content, :tags, :sha) RETURNING id"
+                    "INSERT INTO kb.documents (organization_id, source, title, content, tags, content_sha, embedder) "
+                    "VALUES (:org, :source, :title, :content, :tags, :sha, :embedder) RETURNING id"
                 ),
                 {
                     **owner,
@@ -246,13 +221,14 @@ async def load_documents(
                     "content": document.content,
                     "tags": document.tags,
                     "sha": document.sha,
+                    "embedder": embedder.name,
                 },
             )
             value = "CAST(:embedding AS vector)" if kind == "vector" else ":embedding"
             await conn.execute(
                 text(
-                    "INSERT INTO kb.chunks (document_id, organization_id, ordinal, title, content, tags, embedding) "
-                    f"VALUES (:document_id, :org, :ordinal, :title, :content, :tags, {value})"
+                    "INSERT INTO kb.chunks (document_id, organization_id, ordinal, title, content, tags, embedder, embedding) "
+                    f"VALUES (:document_id, :org, :ordinal, :title, :content, :tags, :embedder, {value})"
                 ),
                 [
                     {
@@ -262,6 +238,7 @@ async def load_documents(
                         "title": title,
                         "content": body,
                         "tags": document.tags,
+                        "embedder": embedder.name,
                         "embedding": _vector_literal(vec) if kind == "vector" else vec,
                     }
                     for i, ((title, body), vec) in enumerate(zip(pieces, vectors, strict=True))
@@ -324,23 +301,30 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-_KINDS: dict[str, tuple[str, int | None]] = {}
+_KINDS: dict[str, str] = {}
 
 
-async def _cached_kind(engine: AsyncEngine, conn: AsyncConnection) -> tuple[str, int | None]:
-    """embedding_kind and dimensions per database, looked up once per process (they only change by migration)."""
+async def _cached_kind(engine: AsyncEngine, conn: AsyncConnection) -> str:
+    """embedding_kind per database, looked up once per process (it only changes by migration)."""
     key = engine.url.render_as_string(hide_password=True)
     if key not in _KINDS:
-        _KINDS[key] = (await embedding_kind(conn), await embedding_dimensions(conn))
+        _KINDS[key] = await embedding_kind(conn)
     return _KINDS[key]
 
 
-def _fused_sql(owner_filter: str, terms: int, *, pgvector: bool) -> str:
-    """One statement: vector candidates, keyword candidates, reciprocal-rank fusion and the chunks' text."""
-    if pgvector:
+def _fused_sql(owner_filter: str, terms: int, *, dimensions: int | None) -> str:
+    """One statement: vector candidates, keyword candidates, reciprocal-rank fusion and the chunks' text.
+
+    `dimensions` given: pgvector ranks the embedder's own chunks, through the partial HNSW index of that dimension
+    (the cast and the predicate must be literal to match it); None: the candidates come as arrays.
+    """
+    if dimensions is not None:
+        as_vector = f"CAST(embedding AS vector({dimensions}))"
+        distance = f"{as_vector} <=> CAST(:v AS vector({dimensions}))"
         vector = (
-            "SELECT id, 1 - (embedding <=> CAST(:v AS vector)) AS s FROM kb.chunks "
-            f"WHERE TRUE {owner_filter} ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
+            f"SELECT id, 1 - ({distance}) AS s FROM kb.chunks "
+            f"WHERE vector_dims(embedding) = {dimensions} AND embedder = :embedder {owner_filter} "
+            f"ORDER BY {distance} LIMIT :n"
         )
     else:  # similarities computed by the application (float8[] fallback)
         # (or by Chroma); the owner filter is applied again here, so another organisation's chunk never comes back.
@@ -388,29 +372,33 @@ async def retrieve(
     if tags:
         owner_filter += " AND tags && CAST(:tags AS varchar[])"
     terms = keywords(query)
-    params: dict[str, Any] = {"n": CANDIDATES, "k": k, "tags": tags, "org": organization_id}
+    params: dict[str, Any] = {"n": CANDIDATES, "k": k, "tags": tags, "org": organization_id, "embedder": embedder.name}
     params["patterns"] = [like_pattern(term) for term in terms]
     params.update({f"p{i}": pattern for i, pattern in enumerate(params["patterns"])})
     chroma = configured_store() if store == "configured" else store
     async with engine.connect() as conn:
-        kind, dimensions = await _cached_kind(engine, conn)
-        pgvector = kind == "vector" and chroma is None
+        pgvector = await _cached_kind(engine, conn) == "vector" and chroma is None
         if chroma is not None:
             # Vector side from Chroma (filtered by owner and tags there); keyword side and fusion in PostgreSQL.
             ranked = await chroma.query(embedder.name, vector, n=CANDIDATES, organization_id=organization_id, tags=tags)
             params["vids"], params["vscores"] = [i for i, _ in ranked], [s for _, s in ranked]
         elif pgvector:
-            check_dimensions(embedder, dimensions)
             params["v"] = _vector_literal(vector)
         else:
             rows = (
-                await conn.execute(text(f"SELECT id, embedding FROM kb.chunks WHERE TRUE {owner_filter}"), params)
+                await conn.execute(
+                    text(f"SELECT id, embedding FROM kb.chunks WHERE embedder = :embedder {owner_filter}"), params
+                )
             ).all()
             matrix = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), -1)
             scores = [float(s) for s in matrix @ np.array(vector, dtype=np.float32)] if rows else []
             ranked = sorted(zip((int(r[0]) for r in rows), scores, strict=True), key=lambda p: -p[1])[:CANDIDATES]
             params["vids"], params["vscores"] = [i for i, _ in ranked], [s for _, s in ranked]
-        rows = (await conn.execute(text(_fused_sql(owner_filter, len(terms), pgvector=pgvector)), params)).all()
+        rows = (
+            await conn.execute(
+                text(_fused_sql(owner_filter, len(terms), dimensions=embedder.dimensions if pgvector else None)), params
+            )
+        ).all()
     return [
         Hit(
             int(r.id),

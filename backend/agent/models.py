@@ -236,11 +236,13 @@ class KbDocument(Base):
     content: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     content_sha: Mapped[str] = mapped_column(String(64))
+    # The embedder that made its chunks' vectors: a document embedded by another model is embedded again on load.
+    embedder: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
 
 
 class KbChunk(Base):
-    """A retrievable piece of a document; its `embedding` column (vector(384) or float8[]) is managed in SQL."""
+    """A retrievable piece of a document; its `embedding` (vector of any dimension, or float8[]) is managed in SQL."""
 
     __tablename__ = "chunks"
     __table_args__ = ({"schema": KB},)
@@ -252,3 +254,4 @@ class KbChunk(Base):
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    embedder: Mapped[str] = mapped_column(String(300), default="", server_default="")

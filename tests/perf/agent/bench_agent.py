@@ -91,11 +91,13 @@ async def fill_chunks(engine: AsyncEngine, count: int) -> None:
     rng = np.random.default_rng(7)
     async with engine.begin() as conn:
         rows = (
-            await conn.execute(text("SELECT document_id, title, content, tags, embedding::text FROM kb.chunks"))
+            await conn.execute(
+                text("SELECT document_id, title, content, tags, embedder, embedding::text FROM kb.chunks")
+            )
         ).all()
         batch = []
         for i in range(count - len(rows)):
-            document_id, title, content, tags, vector = rows[i % len(rows)]
+            document_id, title, content, tags, embedder, vector = rows[i % len(rows)]
             noisy = np.array(vector.strip("[]{}").split(","), dtype=np.float32) + rng.normal(0, 0.03, 384)
             noisy /= np.linalg.norm(noisy)
             batch.append(
@@ -105,13 +107,14 @@ async def fill_chunks(engine: AsyncEngine, count: int) -> None:
                     "t": f"{title} #{i}",
                     "c": f"{content} 变体{i}",
                     "g": tags,
+                    "m": embedder,
                     "e": "[" + ",".join(f"{x:.6f}" for x in noisy) + "]",
                 }
             )
         await conn.execute(
             text(
-                "INSERT INTO kb.chunks (document_id, ordinal, title, content, tags, embedding) "
-                "VALUES (:d, :o, :t, :c, :g, CAST(:e AS vector))"
+                "INSERT INTO kb.chunks (document_id, ordinal, title, content, tags, embedder, embedding) "
+                "VALUES (:d, :o, :t, :c, :g, :m, CAST(:e AS vector))"
             ),
             batch,
         )
