@@ -106,3 +106,37 @@ export async function waitConnected(page) {
       fail(`the live connection did not come up (connection-indicator data-status: ${status})`)
     })
 }
+
+/** What every page script reads from the environment: E2E_USERNAME, E2E_PASSWORD and SCREENSHOT ('' when unset). */
+export function e2eEnv() {
+  return {
+    username: process.env.E2E_USERNAME || '',
+    password: process.env.E2E_PASSWORD || '',
+    screenshot: process.env.SCREENSHOT || '',
+  }
+}
+
+/**
+ * Launch Chromium, open a page in a new browser context (`contextOptions`) with the per-step timeout and run
+ * `steps(page)`; then report the page errors seen and close the context. When a step fails, a screenshot of
+ * the page goes to `screenshot` (if set). The browser is closed either way.
+ */
+export async function withPage(contextOptions, screenshot, steps) {
+  const browser = await launchChromium()
+  let page = null
+  try {
+    const context = await browser.newContext(contextOptions)
+    page = await context.newPage()
+    page.setDefaultTimeout(STEP_TIMEOUT)
+    const pageErrors = []
+    page.on('pageerror', (err) => pageErrors.push(String(err)))
+    await steps(page)
+    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
+    await context.close()
+  } catch (err) {
+    await screenshotOnFailure(page, screenshot)
+    throw err
+  } finally {
+    await browser.close()
+  }
+}

@@ -17,17 +17,15 @@
 //   SCREENSHOT          optional: a PNG of the page is written there when a step fails
 //   CHROMIUM_PATH       optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS      optional: per-step timeout (default 15000)
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel, waitConnected } from './browser.mjs'
+import { BASE_URL, STEP_TIMEOUT, e2eEnv, fail, loginInto, ok, runSteps, sel, waitConnected, withPage } from './browser.mjs'
 
-const USERNAME = process.env.E2E_USERNAME || ''
-const PASSWORD = process.env.E2E_PASSWORD || ''
+const { username: USERNAME, password: PASSWORD, screenshot: SCREENSHOT } = e2eEnv()
 const LIVE_URL = process.env.LIVE_URL || ''
 const LIVE_BODY = process.env.LIVE_BODY || ''
 const MISSED_URL = process.env.MISSED_URL || ''
 const MISSED_BODY = process.env.MISSED_BODY || ''
 const MISSED_TEXT = process.env.MISSED_TEXT || ''
 const MISSED_WXID = process.env.MISSED_WXID || ''
-const SCREENSHOT = process.env.SCREENSHOT || ''
 // socket.io-client backs off up to 5 s (x1.5 jitter) between reconnection attempts.
 const RECONNECT_TIMEOUT = Math.max(STEP_TIMEOUT, 30000)
 const HANDOFF_TIMEOUT = Math.max(STEP_TIMEOUT, 60000)
@@ -107,19 +105,11 @@ async function statusOf(page) {
   return page.locator(sel('connection-indicator')).getAttribute('data-status').catch(() => null)
 }
 
-let page = null
-
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
   if (!LIVE_URL || !MISSED_URL || !MISSED_TEXT || !MISSED_WXID) fail('LIVE_URL, MISSED_URL, MISSED_TEXT and MISSED_WXID must be set')
 
-  const browser = await launchChromium()
-  try {
-    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })
-    page = await context.newPage()
-    page.setDefaultTimeout(STEP_TIMEOUT)
-    const pageErrors = []
-    page.on('pageerror', (err) => pageErrors.push(String(err)))
+  await withPage({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } }, SCREENSHOT, async (page) => {
     let documentLoads = 0
     page.on('load', () => (documentLoads += 1))
     const replays = []
@@ -209,15 +199,7 @@ async function main() {
     const marker = await page.evaluate(() => window.__resyncMarker)
     if (marker !== 'same page' || documentLoads !== loadsBefore) fail(`the page was reloaded (marker ${marker}, loads ${loadsBefore} -> ${documentLoads})`)
     ok('no page reload')
-
-    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
-    await context.close()
-  } catch (err) {
-    await screenshotOnFailure(page, SCREENSHOT)
-    throw err
-  } finally {
-    await browser.close()
-  }
+  })
 }
 
 runSteps('resync', main)

@@ -15,13 +15,11 @@
 //   CHROMIUM_PATH            optional: default `command -v chromium`, else /usr/bin/chromium
 //   E2E_TIMEOUT_MS           optional: per-step timeout (default 15000)
 //   E2E_HANDOFF_TIMEOUT_MS   optional: how long to wait for the handoff toast (default 60000)
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel, waitConnected } from './browser.mjs'
+import { STEP_TIMEOUT, e2eEnv, fail, loginInto, ok, runSteps, sel, waitConnected, withPage } from './browser.mjs'
 
-const USERNAME = process.env.E2E_USERNAME || ''
-const PASSWORD = process.env.E2E_PASSWORD || ''
+const { username: USERNAME, password: PASSWORD, screenshot: SCREENSHOT } = e2eEnv()
 const TRIGGER_URL = process.env.TRIGGER_URL || ''
 const TRIGGER_BODY = process.env.TRIGGER_BODY || ''
-const SCREENSHOT = process.env.SCREENSHOT || ''
 const HANDOFF_TIMEOUT = Number(process.env.E2E_HANDOFF_TIMEOUT_MS || 60000)
 const STAFF_TEXT = '您好，我是人工客服小李'
 
@@ -39,19 +37,10 @@ async function expectMode(page, want) {
     })
 }
 
-let page = null
-
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
 
-  const browser = await launchChromium()
-  try {
-    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })
-    page = await context.newPage()
-    page.setDefaultTimeout(STEP_TIMEOUT)
-    const pageErrors = []
-    page.on('pageerror', (err) => pageErrors.push(String(err)))
-
+  await withPage({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } }, SCREENSHOT, async (page) => {
     // 1. Log in as the sales user, straight into the workbench.
     await loginInto(page, { path: '/conversations', pageId: 'conversations-page', username: USERNAME, password: PASSWORD, what: 'the workbench' })
     ok(`logged in as ${USERNAME}, workbench visible at ${new URL(page.url()).pathname}`)
@@ -111,15 +100,7 @@ async function main() {
     await page.locator(sel('btn-release')).click()
     await expectMode(page, 'AI 接待')
     ok('released: mode AI 接待')
-
-    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
-    await context.close()
-  } catch (err) {
-    await screenshotOnFailure(page, SCREENSHOT)
-    throw err
-  } finally {
-    await browser.close()
-  }
+  })
 }
 
 runSteps('workbench', main)

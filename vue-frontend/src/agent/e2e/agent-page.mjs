@@ -20,11 +20,9 @@
 //   AGENT_TIMEOUT_MS  optional: how long one agent answer may take (default 60000)
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel } from '../../../e2e/browser.mjs'
+import { e2eEnv, fail, loginInto, ok, runSteps, sel, withPage } from '../../../e2e/browser.mjs'
 
-const USERNAME = process.env.E2E_USERNAME || ''
-const PASSWORD = process.env.E2E_PASSWORD || ''
-const SCREENSHOT = process.env.SCREENSHOT || ''
+const { username: USERNAME, password: PASSWORD, screenshot: SCREENSHOT } = e2eEnv()
 const FINAL_SCREENSHOT = process.env.E2E_SCREENSHOT || ''
 const AGENT_TIMEOUT = Number(process.env.AGENT_TIMEOUT_MS || 60000)
 const REPORT_DAYS = 7
@@ -55,19 +53,10 @@ async function askSample(page, index, wantIntent) {
   return { turn, question, body: await res.json() }
 }
 
-let page = null
-
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
 
-  const browser = await launchChromium()
-  try {
-    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 1000 } })
-    page = await context.newPage()
-    page.setDefaultTimeout(STEP_TIMEOUT)
-    const pageErrors = []
-    page.on('pageerror', (err) => pageErrors.push(String(err)))
-
+  await withPage({ locale: 'zh-CN', viewport: { width: 1440, height: 1000 } }, SCREENSHOT, async (page) => {
     // 1. Log in as the manager, straight into the agent page.
     await loginInto(page, { path: '/agent', pageId: 'agent-page', username: USERNAME, password: PASSWORD, what: 'the agent page' })
     ok(`logged in as ${USERNAME}, agent page visible at ${new URL(page.url()).pathname}`)
@@ -174,14 +163,7 @@ async function main() {
       await page.screenshot({ path: FINAL_SCREENSHOT, fullPage: true })
       console.log(`# screenshot: ${FINAL_SCREENSHOT}`)
     }
-    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
-    await context.close()
-  } catch (err) {
-    await screenshotOnFailure(page, SCREENSHOT)
-    throw err
-  } finally {
-    await browser.close()
-  }
+  })
 }
 
 runSteps('agent-page', main)

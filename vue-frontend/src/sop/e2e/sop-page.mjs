@@ -19,12 +19,10 @@
 //   E2E_TIMEOUT_MS    optional: per-step timeout (default 15000)
 //   SOP_TIMEOUT_MS    optional: how long the SOP may take to be fully sent (default 120000)
 //   SAMPLE_MS         optional: sampling interval of the bars (default 300)
-import { BASE_URL, STEP_TIMEOUT, fail, launchChromium, loginInto, ok, runSteps, screenshotOnFailure, sel, waitConnected } from '../../../e2e/browser.mjs'
+import { e2eEnv, fail, loginInto, ok, runSteps, sel, waitConnected, withPage } from '../../../e2e/browser.mjs'
 
-const USERNAME = process.env.E2E_USERNAME || ''
-const PASSWORD = process.env.E2E_PASSWORD || ''
+const { username: USERNAME, password: PASSWORD, screenshot: SCREENSHOT } = e2eEnv()
 const SOP_ID = process.env.SOP_ID || ''
-const SCREENSHOT = process.env.SCREENSHOT || ''
 const SOP_TIMEOUT = Number(process.env.SOP_TIMEOUT_MS || 120000)
 const SAMPLE_MS = Number(process.env.SAMPLE_MS || 300)
 
@@ -65,20 +63,11 @@ function increasing(values) {
   return chain
 }
 
-let page = null
-
 async function main() {
   if (!USERNAME || !PASSWORD) fail('E2E_USERNAME and E2E_PASSWORD must be set')
   if (!SOP_ID) fail('SOP_ID must be set (a draft SOP that has targets)')
 
-  const browser = await launchChromium()
-  try {
-    const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1440, height: 1000 } })
-    page = await context.newPage()
-    page.setDefaultTimeout(STEP_TIMEOUT)
-    const pageErrors = []
-    page.on('pageerror', (err) => pageErrors.push(String(err)))
-
+  await withPage({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1440, height: 1000 } }, SCREENSHOT, async (page) => {
     // 1. Log in as the manager, straight into the SOP page.
     await loginInto(page, { path: '/sop', pageId: 'sop-page', username: USERNAME, password: PASSWORD, what: 'the SOP page' })
     ok(`logged in as ${USERNAME}, SOP page visible at ${new URL(page.url()).pathname}`)
@@ -143,15 +132,7 @@ async function main() {
     const unfinished = ids.filter((id) => last.accounts[id] !== 100)
     if (unfinished.length) fail(`account bar(s) not at 100: ${unfinished.map((id) => `${id}=${last.accounts[id]}`).join(', ')}`)
     ok(`the total bar rose ${chain.join(' → ')} and reached 100 in ${seconds} s; ${ids.length} account bar(s) reached 100 (status ${last.status})`)
-
-    if (pageErrors.length) console.log(`# page errors seen: ${pageErrors.join(' | ')}`)
-    await context.close()
-  } catch (err) {
-    await screenshotOnFailure(page, SCREENSHOT)
-    throw err
-  } finally {
-    await browser.close()
-  }
+  })
 }
 
 runSteps('sop-page', main)
