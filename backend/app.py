@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import socketio
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from backend.config import Settings
 from backend.conversations.router import router as conversations_router
 from backend.core.db import Database, ensure_migrated
 from backend.core.errors import error_body, install_error_handlers
+from backend.core.heap import frozen_startup_heap
 from backend.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from backend.cost.router import router as cost_router
 from backend.crm.router import router as mock_crm_router
@@ -103,8 +104,17 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     app.include_router(agent_router)
     app.include_router(audit_router)
     app.include_router(mock_crm_router)
+    # Included last, so its lifespan enters after every other one has started (routers' lifespans nest in order).
+    app.include_router(APIRouter(lifespan=_startup_heap_frozen))
     mount_console(app, settings.server.console_dir)
     return AppWithCallbackFastPath(sio, app, callback_max_body_bytes=settings.server.callback_max_body_bytes)
+
+
+@asynccontextmanager
+async def _startup_heap_frozen(app: FastAPI) -> AsyncIterator[None]:
+    """Freeze what startup allocated (see frozen_startup_heap) for the app's lifetime."""
+    with frozen_startup_heap():
+        yield
 
 
 def mount_console(app: FastAPI, console_dir: Path) -> None:

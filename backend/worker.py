@@ -12,6 +12,7 @@ import socketio
 
 from backend.config import Settings
 from backend.core.db import Database, ensure_migrated
+from backend.core.heap import frozen_startup_heap
 from backend.core.metrics import serve_metrics
 from backend.ingest.runtime import ChannelRuntime
 from backend.llm.factory import gateway_config
@@ -74,7 +75,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         extra={"worker": sop.dispatcher.worker_id, "metrics_port": settings.worker.metrics_port or None},
     )
     try:
-        await stop.wait()
+        with frozen_startup_heap():
+            await stop.wait()
     finally:
         logger.info("worker stopping: finishing sends under way")
         if stop_metrics is not None:

@@ -132,29 +132,37 @@ async def saturate(url: str, payloads: list[bytes], concurrency: int) -> Figures
     return _figures(latencies, len(payloads) / elapsed, errors)
 
 
-async def paced(url: str, payloads: list[bytes], rate: float) -> Figures:
-    """Send payloads at a fixed rate (open loop) and measure each accept latency."""
+async def paced(url: str, payloads: list[bytes], rate: float, *, warm_up: int = 0) -> Figures:
+    """Send payloads at a fixed rate (open loop) and measure each accept latency.
+
+    The first `warm_up` payloads are sent at the same rate but not measured: they open the client's connections
+    (up to one per request in flight), which otherwise lands in the first measured requests as connect time.
+    """
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
 
-        async def one(body: bytes) -> None:
+        async def one(body: bytes, measured: bool) -> None:
             nonlocal errors
             started = time.perf_counter()
-            errors += not await _post(session, url, body)
-            latencies.append(time.perf_counter() - started)
+            ok = await _post(session, url, body)
+            if measured:
+                errors += not ok
+                latencies.append(time.perf_counter() - started)
 
-        began = time.perf_counter()
+        began = measured_from = time.perf_counter()
         tasks = []
         for index, body in enumerate(payloads):
+            if index == warm_up:
+                measured_from = time.perf_counter()
             delay = began + index / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(body)))
+            tasks.append(asyncio.create_task(one(body, index >= warm_up)))
         await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - began
-    return _figures(latencies, len(payloads) / elapsed, errors)
+        elapsed = time.perf_counter() - measured_from
+    return _figures(latencies, (len(payloads) - warm_up) / elapsed, errors)
 
 
 def _figures(latencies: list[float], per_second: float, errors: int) -> Figures:
@@ -240,7 +248,9 @@ def main() -> None:
                 asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
                 offset += 1_000
                 full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
-                steady = asyncio.run(paced(url, bodies(paced_count, offset + args.requests), args.rate))
+                warm_up = int(args.rate)  # one second at the same rate, not measured
+                steady_bodies = bodies(warm_up + paced_count, offset + args.requests)
+                steady = asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
                 results[kind] = (full, steady)
                 if kind == "app":
                     deadline = time.monotonic() + 120
