@@ -58,7 +58,7 @@ class CampaignPlan(_Strict):
 class ChatIn(BaseModel):
     """A question, optionally with a plan to act on."""
 
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     plan: CampaignPlan | None = None
 
 

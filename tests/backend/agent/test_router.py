@@ -188,6 +188,15 @@ async def test_execute_rejects_a_plan_that_breaks_the_schema(client: httpx.Async
     assert response.status_code == 422
 
 
+async def test_a_question_with_a_nul_character_is_refused_with_the_field_named(
+    client: httpx.AsyncClient, login
+) -> None:
+    manager = await login(Role.manager)
+    response = await client.post("/api/agent/chat", json={"query": "GMV\x00"}, headers=manager.headers)
+    assert response.status_code == 422
+    assert "query" in response.json()["error"]["message"] and "NUL" in response.json()["error"]["message"]
+
+
 def _plan(**changes: Any) -> dict[str, Any]:
     plan: dict[str, Any] = {
         "goal": "促复购",
