@@ -7,11 +7,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from backend.auth.models import Role
 from backend.core.db import Database
 from backend.realtime.models import RealtimeEvent
-from tests.backend.accounts.support import Sim, make_account, settings, sim, sim_account
-from tests.backend.conversations.support import FAST_PACING
+from tests.backend.accounts.support import Sim, make_account, settings, sim
+from tests.e2e.support import sales_desk
 from tests.e2e.test_console_smoke import SCREENSHOTS, run_browser_script
 
 __all__ = ["make_account", "settings", "sim"]  # fixtures used here
@@ -23,22 +22,15 @@ MISSED_TEXT = "转人工，断线时发的退款问题"
 async def test_a_reconnected_console_replays_the_events_it_missed_without_a_reload(
     live_server, sim: Sim, db: Database, make_org, make_account, make_user
 ) -> None:
-    organization = await make_org()
-    user, password = await make_user(Role.sales, organization=organization)
-    remote = await sim_account(sim)
-    account = await make_account(
-        organization, app_id=remote["appId"], wxid=remote["wxid"], owner_user_id=user.id, pacing=FAST_PACING
-    )
-    await sim.control.post(
-        "/_sim/callbacks", json={"callbackUrl": f"{live_server.url}/callbacks/gewe/{account.callback_secret}"}
-    )
+    desk = await sales_desk(live_server, sim, make_org, make_user, make_account)
+    remote = desk.remote
     live_customer, missed_customer = (c["wxid"] for c in remote["contacts"][:2])
     inject = f"{sim.base_url}/_sim/inject"
     code, log = await run_browser_script(
         "e2e/resync.mjs",
         base_url=live_server.url,
-        username=user.username,
-        password=password,
+        username=desk.user.username,
+        password=desk.password,
         env={
             "LIVE_URL": inject,
             "LIVE_BODY": json.dumps({"appId": remote["appId"], "fromWxid": live_customer, "content": "转人工"}),
@@ -55,7 +47,7 @@ async def test_a_reconnected_console_replays_the_events_it_missed_without_a_relo
         types = list(
             await session.scalars(
                 select(RealtimeEvent.type)
-                .where(RealtimeEvent.organization_id == organization.id)
+                .where(RealtimeEvent.organization_id == desk.organization.id)
                 .order_by(RealtimeEvent.seq)
             )
         )

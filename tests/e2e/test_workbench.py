@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from backend.auth.models import Role
-from tests.backend.accounts.support import Sim, make_account, settings, sim, sim_account
-from tests.backend.conversations.support import FAST_PACING, sales_kb
+from tests.backend.accounts.support import Sim, make_account, settings, sim
+from tests.backend.conversations.support import sales_kb
+from tests.e2e.support import sales_desk
 from tests.e2e.test_console_smoke import SCREENSHOTS, run_browser_script
 
 __all__ = ["make_account", "sales_kb", "settings", "sim"]  # fixtures used here
@@ -21,21 +21,14 @@ HOSTILE_HANDOFF = '转人工 <img src=x onerror="window.__xss=1"><script>window.
 async def test_sales_user_gets_the_handoff_toast_sees_markup_inert_takes_over_replies_and_releases(
     live_server, sim: Sim, make_org, make_account, make_user, sales_kb
 ) -> None:
-    organization = await make_org()
-    user, password = await make_user(Role.sales, organization=organization)
-    remote = await sim_account(sim)
-    account = await make_account(
-        organization, app_id=remote["appId"], wxid=remote["wxid"], owner_user_id=user.id, pacing=FAST_PACING
-    )
-    await sim.control.post(
-        "/_sim/callbacks", json={"callbackUrl": f"{live_server.url}/callbacks/gewe/{account.callback_secret}"}
-    )
+    desk = await sales_desk(live_server, sim, make_org, make_user, make_account)
+    remote = desk.remote
     customer = remote["contacts"][0]["wxid"]
     code, log = await run_browser_script(
         "e2e/workbench.mjs",
         base_url=live_server.url,
-        username=user.username,
-        password=password,
+        username=desk.user.username,
+        password=desk.password,
         env={
             "TRIGGER_URL": f"{sim.base_url}/_sim/inject",
             "TRIGGER_BODY": json.dumps({"appId": remote["appId"], "fromWxid": customer, "content": HOSTILE_HANDOFF}),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,9 +24,27 @@ async def _commit(session) -> None:  # type: ignore[no-untyped-def]
     await session.commit()
 
 
-def _monitor(settings, db) -> StatusMonitor:  # type: ignore[no-untyped-def]
-    gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
-    return StatusMonitor(db.sessionmaker, gateway, commit=_commit, interval=0, reconnect_delays=(0, 0, 0))
+@asynccontextmanager
+async def _monitors(settings, db, count: int = 1, *, elected: bool = False) -> AsyncIterator[list[StatusMonitor]]:  # type: ignore[no-untyped-def]
+    """`count` monitors, each with its own GeWe gateway (`elected`: sharing one leader lock), stopped afterwards."""
+    lock = f"test:account-status:{uuid.uuid4()}"
+    monitors = [
+        StatusMonitor(
+            db.sessionmaker,
+            GeweGateway(settings.gewe, token_cipher(settings.security)),
+            commit=_commit,
+            interval=0,
+            reconnect_delays=(0, 0, 0),
+            leader=LeaderElection(db.engine, lock) if elected else None,
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield monitors
+    finally:
+        for monitor in monitors:
+            await monitor.stop()
+            await monitor.gateway.aclose()
 
 
 async def _status(db, account: Account) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -44,12 +64,8 @@ async def test_failed_reconnections_leave_account_offline_needing_a_new_qr_login
     )
     await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
     await sim.control.post("/_sim/failures", json={"reconnectFails": True})
-    monitor = _monitor(settings, db)
-    try:
+    async with _monitors(settings, db) as [monitor]:
         assert await monitor.reconnect(account.id) is False
-    finally:
-        await monitor.stop()
-        await monitor.gateway.aclose()
     assert await _status(db, account) == ("offline", RELOGIN_NEEDED)
     assert [call.path for call in sim.state.calls].count("/login/reconnection") == 3
 
@@ -60,12 +76,8 @@ async def test_successful_reconnection_brings_account_back_online(settings, db, 
         await make_org(), app_id=remote["appId"], wxid=remote["wxid"], status=AccountStatus.offline
     )
     await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
-    monitor = _monitor(settings, db)
-    try:
+    async with _monitors(settings, db) as [monitor]:
         assert await monitor.reconnect(account.id) is True
-    finally:
-        await monitor.stop()
-        await monitor.gateway.aclose()
     assert await _status(db, account) == ("online", "")
 
 
@@ -76,22 +88,13 @@ async def test_check_online_notices_a_dropped_account_and_publishes_device_statu
     await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
     await sim.control.post(f"/_sim/accounts/{remote['appId']}/offline")
     await sim.control.post("/_sim/failures", json={"reconnectFails": True})
-    monitor = _monitor(settings, db)
-    try:
+    async with _monitors(settings, db) as [monitor]:
         await monitor.check_all()
         await monitor.settle()
-    finally:
-        await monitor.stop()
-        await monitor.gateway.aclose()
     async with db.sessionmaker() as session:
         events = (await session.scalars(select(RealtimeEvent.data).where(RealtimeEvent.type == "device.status"))).all()
     assert [(e["status"], e["status_detail"]) for e in events][-1] == ("offline", RELOGIN_NEEDED)
     assert events[0]["status"] == "offline"
-
-
-def _elected_monitor(settings, db, lock: str) -> StatusMonitor:  # type: ignore[no-untyped-def]
-    gateway = GeweGateway(settings.gewe, token_cipher(settings.security))
-    return StatusMonitor(db.sessionmaker, gateway, commit=_commit, interval=0, leader=LeaderElection(db.engine, lock))
 
 
 def _check_online_calls(sim) -> int:  # type: ignore[no-untyped-def]
@@ -103,16 +106,10 @@ async def test_only_the_elected_process_checks_whether_accounts_are_online(
 ) -> None:
     remote = await sim_account(sim)
     await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
-    lock = f"test:account-status:{uuid.uuid4()}"
-    first, second = _elected_monitor(settings, db, lock), _elected_monitor(settings, db, lock)
-    try:
+    async with _monitors(settings, db, 2, elected=True) as [first, second]:
         assert [await first.leader.attempt(), await second.leader.attempt()] == [True, False]  # type: ignore[union-attr]
         await first.check_all()
         await second.check_all()
-    finally:
-        for monitor in (first, second):
-            await monitor.stop()
-            await monitor.gateway.aclose()
     assert _check_online_calls(sim) == 1
 
 
@@ -121,17 +118,11 @@ async def test_another_process_takes_the_checks_over_when_the_leader_stops(
 ) -> None:
     remote = await sim_account(sim)
     await make_account(await make_org(), app_id=remote["appId"], wxid=remote["wxid"])
-    lock = f"test:account-status:{uuid.uuid4()}"
-    first, second = _elected_monitor(settings, db, lock), _elected_monitor(settings, db, lock)
-    try:
+    async with _monitors(settings, db, 2, elected=True) as [first, second]:
         await first.leader.attempt()  # type: ignore[union-attr]
         await first.stop()
         assert await second.leader.attempt() is True  # type: ignore[union-attr]
         await second.check_all()
-    finally:
-        for monitor in (first, second):
-            await monitor.stop()
-            await monitor.gateway.aclose()
     assert _check_online_calls(sim) == 1
 
 

@@ -23,17 +23,9 @@ from backend.crm import auth
 from backend.crm.auth import crm_api_key
 from backend.crm.client import CrmClient, CrmError
 from backend.crm.schemas import CouponCreate
+from tests.backend.crm.test_mock_crm import COUPON
 from tests.fixtures.db import serve_app
 
-COUPON = {
-    "name": "满100减12",
-    "type": "full_reduction",
-    "threshold": "100",
-    "value": "12",
-    "max_redemptions": 500,
-    "start_at": "2026-11-22T00:00:00+08:00",
-    "end_at": "2026-11-29T00:00:00+08:00",
-}
 CONFIGURED_KEY = "crm-key-" + "x7Qp2vLm9RtZ" * 3
 
 

@@ -1,3 +1,6 @@
+import type { Socket } from 'socket.io-client'
+import { setSocketFactory } from '@/realtime/socket'
+
 /** A minimal stand-in for a socket.io-client Socket, driven by the test. */
 type Listener = (...args: unknown[]) => void
 
@@ -72,4 +75,15 @@ export class FakeSocket extends Emitter {
     this.emitLocal(event, payload)
     for (const fn of this.anyListeners) fn(event, payload)
   }
+}
+
+/** Make the realtime store open fake sockets for the current test; the returned list fills as it opens them. */
+export function useFakeSockets(): FakeSocket[] {
+  const sockets: FakeSocket[] = []
+  setSocketFactory((opts) => {
+    const socket = new FakeSocket(opts as Record<string, unknown>)
+    sockets.push(socket)
+    return socket as unknown as Socket
+  })
+  return sockets
 }

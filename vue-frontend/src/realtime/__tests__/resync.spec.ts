@@ -1,25 +1,18 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
-import type { Socket } from 'socket.io-client'
 import { useAuthStore } from '@/auth/store'
 import { useConversationsStore } from '@/conversations/store'
-import { setSocketFactory } from '@/realtime/socket'
 import { REPLAY_MAX_PAGES, REPLAY_PAGE_SIZE, useRealtimeStore } from '@/realtime/store'
 import { RESYNC_EVENT, type EventPage, type RealtimeEvent, type ResyncData } from '@/realtime/types'
 import { useSopStore } from '@/sop/store'
 import { apiError, flush, json, makeUser, mockFetch, tokens, waitFor, type Call } from '../../../tests/unit/helpers'
-import { FakeSocket } from './fakeSocket'
+import { FakeSocket, useFakeSockets } from './fakeSocket'
 
 let sockets: FakeSocket[]
 
 beforeEach(() => {
   setActivePinia(createPinia())
-  sockets = []
-  setSocketFactory((opts) => {
-    const s = new FakeSocket(opts as Record<string, unknown>)
-    sockets.push(s)
-    return s as unknown as Socket
-  })
+  sockets = useFakeSockets()
   useAuthStore().setSession(tokens(1, makeUser('manager')))
 })
 

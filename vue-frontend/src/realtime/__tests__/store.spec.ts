@@ -1,22 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
-import type { Socket } from 'socket.io-client'
 import { useAuthStore } from '@/auth/store'
-import { setSocketFactory } from '@/realtime/socket'
 import { useRealtimeStore } from '@/realtime/store'
 import { flush, json, mockFetch, tokens } from '../../../tests/unit/helpers'
-import { FakeSocket } from './fakeSocket'
+import { FakeSocket, useFakeSockets } from './fakeSocket'
 
 let sockets: FakeSocket[]
 
 beforeEach(() => {
   setActivePinia(createPinia())
-  sockets = []
-  setSocketFactory((opts) => {
-    const s = new FakeSocket(opts as Record<string, unknown>)
-    sockets.push(s)
-    return s as unknown as Socket
-  })
+  sockets = useFakeSockets()
   useAuthStore().setSession(tokens(1))
 })
 
