@@ -379,12 +379,24 @@ def _matching(words: list[str], text: str) -> str | None:
 
 
 async def on_inbound(
-    session: AsyncSession, *, account: Account, message: Message, mentions_account: bool, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    account: Account,
+    message: Message,
+    mentions_account: bool,
+    now: datetime | None = None,
+    conversation: Conversation | None = None,
+    policy: Policy | None = None,
+    contact_tags: list[str] | None = None,
 ) -> ReplyJob | None:
-    """Apply the handoff rules to a newly stored message; the reply the AI owes, if any."""
+    """Apply the handoff rules to a newly stored message; the reply the AI owes, if any.
+
+    A batch passes the conversation (already locked), the account's policy and the contact's tags it loaded for
+    all its messages at once; otherwise they are loaded here.
+    """
     now = now or utcnow()
-    conversation = await lock_conversation(session, message.conversation_id)
-    policy = await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
+    conversation = conversation or await lock_conversation(session, message.conversation_id)
+    policy = policy or await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
     if message.sent_by == "phone":
         conversation.last_human_activity_at = now
         if not (conversation.mode == "human" and conversation.holder == "staff"):
@@ -429,9 +441,10 @@ async def on_inbound(
         )
         return ReplyJob(conversation.id, message.id, "ack", conversation.lease_version)
     if conversation.mode == "ai" and not conversation.is_group:
-        contact_tags = await session.scalar(
-            select(Contact.tags).where(Contact.account_id == account.id, Contact.wxid == conversation.chat_wxid)
-        )
+        if contact_tags is None:
+            contact_tags = await session.scalar(
+                select(Contact.tags).where(Contact.account_id == account.id, Contact.wxid == conversation.chat_wxid)
+            )
         tag = next((t for t in (contact_tags or []) if t in policy.handoff_tags), None)
         if tag:
             open_now = policy.working_hours.is_open(now)

@@ -53,7 +53,7 @@ class ChannelRuntime:
         redis: aioredis.Redis | None = None,
         commit: CommitFn = _plain_commit,
         consume: bool = True,
-        lanes: int = 8,
+        stream_lanes: int = 8,
         sweep_stale_after: float = 30.0,
         sweep_interval: float = 10.0,
         claim_idle_ms: int = 30_000,
@@ -105,10 +105,11 @@ class ChannelRuntime:
             on_offline=self.monitor.request_reconnect,
             on_reply=self.replies.submit if self.replies else None,
         )
+        # Every process sharing Redis must use the same number of streams; in-process lanes are LocalDispatcher's.
         self.dispatcher: Dispatcher = (
-            RedisStreamDispatcher(redis, self.processor, lanes=lanes, claim_idle_ms=claim_idle_ms)
+            RedisStreamDispatcher(redis, self.processor, lanes=stream_lanes, claim_idle_ms=claim_idle_ms)
             if redis is not None
-            else LocalDispatcher(self.processor, lanes=lanes)
+            else LocalDispatcher(self.processor)
         )
         self.sweeper = Sweeper(
             database.sessionmaker, self.dispatcher, stale_after=sweep_stale_after, interval=sweep_interval

@@ -7,23 +7,28 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, case, select, text, update
+from sqlalchemy import Boolean, Result, Row, Select, Table, case, literal_column, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from backend.accounts import service as accounts
 from backend.accounts.models import Account, AccountStatus
+from backend.contacts.models import Contact
 from backend.conversations import service as conversations
+from backend.conversations.policy import effective_policy
 from backend.conversations.service import ReplyJob
 from backend.core.db import utcnow
 from backend.ingest.models import InboxEntry, InboxState
 from backend.ingest.repository import InboxRepository
 from backend.messages import service as messages
-from backend.messages.models import Message
+from backend.messages.models import Conversation, Message
 from backend.realtime.service import publish
 from bots.gewe import CallbackFormatError, EventKind, InboundEvent, parse_callback
 from bots.gewe.callbacks import load_callback_body
@@ -179,6 +184,15 @@ LOCK_CHAT = text(
     "pg_advisory_xact_lock(hashtextextended(account_id::text || '/' || lane_key, 0))::text "
     "from ingest_inbox where id = :id"
 )
+# The same locks for every chat of a batch, taken in one order so two batches never deadlock (PostgreSQL
+# evaluates a volatile function in the select list after the sort).
+LOCK_CHATS = text(
+    "select pg_advisory_xact_lock(key) from ("
+    "select distinct hashtextextended(account_id::text || '/' || lane_key, 0) as key "
+    "from ingest_inbox where id = any(cast(:ids as bigint[]))) as chats order by key"
+)
+PendingRow = Row[int, uuid.UUID, str, str, datetime]
+PENDING_COLUMNS = (InboxEntry.id, InboxEntry.account_id, InboxEntry.lane_key, InboxEntry.raw, InboxEntry.accepted_at)
 
 
 def _earliest_pending_of_chat(account_id: uuid.UUID, lane_key: str, up_to: int) -> Select[InboxEntry]:
@@ -205,13 +219,129 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
     chat = (await session.execute(LOCK_CHAT, {"id": entry_id})).first()
     if chat is None:
         return ProcessResult(entry_id, done=False)
-    entry = await session.scalar(_earliest_pending_of_chat(chat.account_id, chat.lane_key, entry_id).with_for_update())
-    if entry is None:
+    row = (
+        await session.execute(
+            _earliest_pending_of_chat(chat.account_id, chat.lane_key, entry_id)
+            .with_only_columns(*PENDING_COLUMNS)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
         return ProcessResult(entry_id, done=False)
-    account = await session.get(Account, entry.account_id)
-    if account is None:
-        return ProcessResult(entry_id, done=False)
-    event = parse_callback(entry.raw, account_wxid=account.wxid)
+    results = await _apply(session, [row])
+    return results[0] if results else ProcessResult(entry_id, done=False)
+
+
+async def process_entries(session: AsyncSession, *, entry_ids: list[int]) -> list[ProcessResult]:
+    """Apply the unprocessed rows of the chats of `entry_ids`, up to the highest of them, in the caller's transaction.
+
+    The set-based counterpart of `process_entry` for a batch: each chat's rows are applied in order (the chat
+    lock is held, rows go by id), plain customer messages of all chats with a handful of statements in all.
+    A chat whose conversation is busy (a send waiting for GeWe) is left pending: apply its rows with
+    `process_entry` once the batch is committed.
+    """
+    if not entry_ids:
+        return []
+    await session.execute(LOCK_CHATS, {"ids": entry_ids})
+    chats = select(InboxEntry.account_id, InboxEntry.lane_key).where(InboxEntry.id.in_(entry_ids))
+    rows = (
+        await session.execute(
+            select(*PENDING_COLUMNS)
+            .where(
+                tuple_(InboxEntry.account_id, InboxEntry.lane_key).in_(chats),
+                InboxEntry.state == InboxState.accepted,
+                InboxEntry.id <= max(entry_ids),
+            )
+            .order_by(InboxEntry.id)
+            .with_for_update()
+        )
+    ).all()
+    return await _apply(session, rows, skip_busy_chats=True)
+
+
+MARK_PROCESSED = text(
+    "update ingest_inbox set state = 'processed', processed_at = now(), error = null, attempts = attempts + 1 "
+    "where id = any(cast(:ids as bigint[]))"
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An inbox row to apply, its account and the parsed callback."""
+
+    row: PendingRow
+    account: Account
+    event: InboundEvent
+
+
+def _is_plain_message(event: InboundEvent) -> bool:
+    """A customer's message with a newMsgId: what the set-based path stores (everything else goes one by one)."""
+    return bool(event.is_message and event.is_person and event.chat_id and event.new_msg_id and not event.is_self_sent)
+
+
+async def _apply(
+    session: AsyncSession, rows: Sequence[PendingRow], *, skip_busy_chats: bool = False
+) -> list[ProcessResult]:
+    """Apply pending inbox rows (locked, in id order) and mark them processed.
+
+    With `skip_busy_chats`, customers' messages to a conversation another transaction holds (a send waiting for
+    GeWe) are left pending, so the rest of a batch does not wait for that call; the caller applies them later.
+    """
+    accounts_by_id: dict[uuid.UUID, Account | None] = {}
+    pending: list[_Pending] = []
+    for row in rows:
+        if row.account_id not in accounts_by_id:
+            accounts_by_id[row.account_id] = await session.get(Account, row.account_id)
+        account = accounts_by_id[row.account_id]
+        if account is not None:
+            pending.append(_Pending(row, account, parse_callback(row.raw, account_wxid=account.wxid)))
+    chats_with_other_events = {
+        (item.row.account_id, item.row.lane_key) for item in pending if not _is_plain_message(item.event)
+    }
+    plain = [item for item in pending if (item.row.account_id, item.row.lane_key) not in chats_with_other_events]
+    if skip_busy_chats and plain:
+        busy = await _busy_conversations(session, {(item.account.id, item.event.chat_id) for item in plain})
+        plain = [item for item in plain if (item.account.id, item.event.chat_id) not in busy]
+    results = {}
+    for item in pending:
+        if (item.row.account_id, item.row.lane_key) in chats_with_other_events:
+            results[item.row.id] = await _apply_one(session, item)
+    for item, reply_job in zip(plain, await _store_customer_messages(session, plain), strict=True):
+        results[item.row.id] = _result(item, reply_job=reply_job)
+    if results:
+        await session.execute(MARK_PROCESSED, {"ids": list(results)})
+    return [results[row_id] for row_id in sorted(results)]
+
+
+async def _busy_conversations(session: AsyncSession, chats: set[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
+    """The chats whose conversation row another transaction has locked; the others are locked here and now."""
+    of_chats = tuple_(Conversation.account_id, Conversation.chat_wxid).in_(sorted(chats))
+    free = aliased(Conversation)
+    lockable = (
+        select(free.id)
+        .where(tuple_(free.account_id, free.chat_wxid).in_(sorted(chats)))
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        select(Conversation.account_id, Conversation.chat_wxid).where(of_chats, Conversation.id.not_in(lockable))
+    )
+    return {(account_id, chat_wxid) for account_id, chat_wxid in rows}
+
+
+def _result(item: _Pending, *, reply_job: ReplyJob | None = None, went_offline: bool = False) -> ProcessResult:
+    return ProcessResult(
+        item.row.id,
+        done=True,
+        account_id=item.account.id,
+        went_offline=went_offline,
+        reply_job=reply_job,
+        accepted_at=item.row.accepted_at,
+    )
+
+
+async def _apply_one(session: AsyncSession, item: _Pending) -> ProcessResult:
+    """Apply one callback of any kind."""
+    account, event = item.account, item.event
     went_offline = False
     if event.kind == EventKind.OFFLINE:
         went_offline = await accounts.set_status(
@@ -234,17 +364,7 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
             reply_job = await conversations.on_inbound(
                 session, account=account, message=message, mentions_account=event.mentions_account
             )
-    entry.attempts += 1
-    entry.state, entry.processed_at, entry.error = InboxState.processed, utcnow(), None
-    await session.flush()
-    return ProcessResult(
-        entry.id,
-        done=True,
-        account_id=account.id,
-        went_offline=went_offline,
-        reply_job=reply_job,
-        accepted_at=entry.accepted_at,
-    )
+    return _result(item, reply_job=reply_job, went_offline=went_offline)
 
 
 def no_nul(value: Any) -> Any:
@@ -297,45 +417,177 @@ async def _store_message(session: AsyncSession, *, account: Account, event: Inbo
         return None
     if created and not event.is_group:
         await accounts.upsert_contact(session, account=account, wxid=event.chat_id)
-    at = messages.epoch_to_datetime(event.create_time)
-    message = await messages.insert_message_once(
-        session,
-        no_nul(
-            {
-                "organization_id": account.organization_id,
-                "account_id": account.id,
-                "conversation_id": conversation_id,
-                "new_msg_id": event.new_msg_id or None,
-                "msg_id": event.msg_id or None,
-                "kind": event.kind.value,
-                "direction": "out" if event.is_self_sent else "in",
-                "is_self_sent": event.is_self_sent,
-                "sent_by": "phone" if event.is_self_sent else "customer",
-                "sender_wxid": event.sender_wxid,
-                "text": event.text or event.content,
-                "payload": _event_payload(event),
-                "status": "sent" if event.is_self_sent else "received",
-                "sent_at": at,
-            }
-        ),
-    )
+    message = await messages.insert_message_once(session, _message_values(account, conversation_id, event))
     if message is None:
         return None
     await messages.touch_conversation(
         session,
         conversation_id=conversation_id,
-        at=at,
+        at=message.sent_at or utcnow(),
         unread_delta=0 if event.is_self_sent else 1,
         preview=message.text,
     )
+    _publish_new(session, message)
+    return message
+
+
+def _message_values(account: Account, conversation_id: uuid.UUID, event: InboundEvent) -> dict[str, Any]:
+    values: dict[str, Any] = no_nul(
+        {
+            "organization_id": account.organization_id,
+            "account_id": account.id,
+            "conversation_id": conversation_id,
+            "new_msg_id": event.new_msg_id or None,
+            "msg_id": event.msg_id or None,
+            "kind": event.kind.value,
+            "direction": "out" if event.is_self_sent else "in",
+            "is_self_sent": event.is_self_sent,
+            "sent_by": "phone" if event.is_self_sent else "customer",
+            "sender_wxid": event.sender_wxid,
+            "text": event.text or event.content,
+            "payload": _event_payload(event),
+            "status": "sent" if event.is_self_sent else "received",
+            "sent_at": messages.epoch_to_datetime(event.create_time),
+        }
+    )
+    return values
+
+
+def _publish_new(session: AsyncSession, message: Message) -> None:
     publish(
         session,
-        organization_id=account.organization_id,
+        organization_id=message.organization_id,
         type="message.new",
         data=messages.message_data(message),
         rooms=messages.message_rooms(message),
     )
-    return message
+
+
+# Built once so SQLAlchemy compiles them once; executed with a list of rows (one multi-row statement per batch).
+_conversations = insert(cast(Table, Conversation.__table__))  # Core: no ORM bulk machinery
+UPSERT_CONVERSATIONS = (
+    _conversations.on_conflict_do_update(
+        index_elements=[Conversation.account_id, Conversation.chat_wxid],
+        set_={"is_group": _conversations.excluded.is_group},
+    )
+    # xmax is 0 only for a row this statement inserted (not for one it updated on conflict).
+    .returning(Conversation.account_id, Conversation.chat_wxid, Conversation.id, literal_column("xmax = 0", Boolean))
+)
+INSERT_MESSAGES = (
+    insert(Message).on_conflict_do_nothing(index_elements=[Message.account_id, Message.new_msg_id]).returning(Message)
+)
+
+
+async def _store_customer_messages(session: AsyncSession, items: list[_Pending]) -> list[ReplyJob | None]:
+    """Store a batch of customers' messages and apply the handoff rules; the reply each one is owed.
+
+    Set-based: one conversations upsert, one messages INSERT, one conversations UPDATE and one locking SELECT
+    for the whole batch, whatever its size; only the rules run per message.
+    """
+    if not items:
+        return []
+    first_of_chat: dict[tuple[uuid.UUID, str], _Pending] = {}
+    for item in items:
+        first_of_chat.setdefault((item.account.id, item.event.chat_id), item)
+    upserted: Result[uuid.UUID, str, uuid.UUID, bool] = await session.execute(
+        UPSERT_CONVERSATIONS,
+        [
+            {
+                "id": uuid.uuid4(),
+                "organization_id": item.account.organization_id,
+                "account_id": account_id,
+                "chat_wxid": chat_wxid,
+                "is_group": item.event.is_group,
+            }
+            for (account_id, chat_wxid), item in sorted(first_of_chat.items())
+        ],
+    )
+    conversation_ids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    for account_id, chat_wxid, conversation_id, created in upserted.all():
+        conversation_ids[(account_id, chat_wxid)] = conversation_id
+        first_item = first_of_chat[(account_id, chat_wxid)]
+        if created and not first_item.event.is_group:
+            await accounts.upsert_contact(session, account=first_item.account, wxid=chat_wxid)
+    stored = await session.scalars(
+        INSERT_MESSAGES,
+        [
+            _message_values(item.account, conversation_ids[(item.account.id, item.event.chat_id)], item.event)
+            for item in items
+        ],
+    )
+    by_new_msg_id = {(message.account_id, message.new_msg_id): message for message in stored}
+    new_messages = [by_new_msg_id.get((item.account.id, no_nul(item.event.new_msg_id))) for item in items]
+    touches: dict[uuid.UUID, list[Message]] = {}
+    for message in new_messages:
+        if message is not None:
+            touches.setdefault(message.conversation_id, []).append(message)
+    if not touches:
+        return [None] * len(items)
+    ids = sorted(touches)
+    await session.execute(
+        TOUCH_CONVERSATIONS,
+        {
+            "ids": ids,
+            "ats": [touches[i][-1].sent_at or utcnow() for i in ids],
+            "previews": [touches[i][-1].text[:120] for i in ids],
+            "unread": [len(touches[i]) for i in ids],
+        },
+    )
+    locked = {
+        conversation.id: conversation
+        for conversation in await session.scalars(
+            select(Conversation)
+            .where(Conversation.id.in_(ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    policies = {
+        account.id: await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
+        for account in {item.account.id: item.account for item in items}.values()
+    }
+    tags = await _contact_tags(session, [c for c in locked.values() if not c.is_group])
+    reply_jobs: list[ReplyJob | None] = []
+    for item, message in zip(items, new_messages, strict=True):
+        if message is None:
+            reply_jobs.append(None)
+            continue
+        _publish_new(session, message)
+        conversation = locked[message.conversation_id]
+        reply_jobs.append(
+            await conversations.on_inbound(
+                session,
+                account=item.account,
+                message=message,
+                mentions_account=item.event.mentions_account,
+                conversation=conversation,
+                policy=policies[item.account.id],
+                contact_tags=tags.get((conversation.account_id, conversation.chat_wxid), []),
+            )
+        )
+    return reply_jobs
+
+
+# Moves each conversation's last message forward and adds to its unread count, for a whole batch at once.
+TOUCH_CONVERSATIONS = text(
+    "update conversations as c set last_message_at = v.at, last_message_preview = v.preview, "
+    "unread_count = c.unread_count + v.unread "
+    "from unnest(cast(:ids as uuid[]), cast(:ats as timestamptz[]), cast(:previews as text[]), "
+    "cast(:unread as integer[])) as v(id, at, preview, unread) where c.id = v.id"
+)
+
+
+async def _contact_tags(session: AsyncSession, chats: list[Conversation]) -> dict[tuple[uuid.UUID, str], list[str]]:
+    """The tags of the contacts behind private conversations, in one query."""
+    if not chats:
+        return {}
+    rows = await session.execute(
+        select(Contact.account_id, Contact.wxid, Contact.tags).where(
+            tuple_(Contact.account_id, Contact.wxid).in_([(c.account_id, c.chat_wxid) for c in chats])
+        )
+    )
+    return {(account_id, wxid): list(tags or []) for account_id, wxid, tags in rows}
 
 
 async def record_failure(session: AsyncSession, *, entry_id: int, error: str, max_attempts: int) -> None:

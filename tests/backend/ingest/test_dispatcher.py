@@ -19,10 +19,11 @@ from backend.core.db import Database
 from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, WorkItem, lane_of
 from backend.ingest.models import InboxEntry
 from backend.ingest.runtime import ChannelRuntime
-from backend.messages.models import Message
+from backend.messages.models import Conversation, Message
 from backend.realtime.models import RealtimeEvent
 from tests.backend.accounts.support import wait_until
 from tests.backend.ingest.payloads import add_msg
+from tests.backend.ingest.support import accept_only
 
 APP_ID = "wx_burstaccount00000001"
 ACCOUNT_WXID = "wxid_burstaccount01"
@@ -56,7 +57,7 @@ def test_a_chat_always_maps_to_the_same_lane() -> None:
 
 
 async def test_one_chats_messages_are_processed_in_arrival_order(settings: Settings, db: Database, account) -> None:
-    runtime = ChannelRuntime(settings, db, lanes=4)
+    runtime = ChannelRuntime(settings, db)
     await runtime.start()
     try:
         for seq in range(60):
@@ -75,15 +76,6 @@ async def _pending_is_zero(db: Database) -> bool:
     return await _pending(db) == 0
 
 
-async def _accept_only(settings: Settings, db: Database, account: Account, bodies: list[bytes]) -> list[int]:
-    intake = ChannelRuntime(settings, db)  # never started: accepts, processes nothing
-    try:
-        results = [await intake.accept(account.callback_secret, body) for body in bodies]
-    finally:
-        await intake.stop()
-    return [result.entry_id for result in results if result.entry_id is not None]
-
-
 async def _texts_in_stored_order(db: Database, sender_wxid: str) -> list[str | None]:
     async with db.sessionmaker() as session:
         query = select(Message.text).where(Message.sender_wxid == sender_wxid).order_by(Message.id)
@@ -93,7 +85,7 @@ async def _texts_in_stored_order(db: Database, sender_wxid: str) -> list[str | N
 async def test_workers_given_one_chats_rows_newest_first_still_apply_them_in_order(
     settings: Settings, db: Database, account
 ) -> None:
-    entry_ids = await _accept_only(settings, db, account, [_body(7, seq) for seq in range(30)])
+    entry_ids = await accept_only(settings, db, account, [_body(7, seq) for seq in range(30)])
     processors = [Processor(db.sessionmaker) for _ in range(3)]
     newest_first = list(reversed(entry_ids))
     await asyncio.gather(*(processors[i % 3].process(entry_id) for i, entry_id in enumerate(newest_first)))
@@ -107,7 +99,7 @@ async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries
 ) -> None:
     prefix = "salesbot:test-ingest-order"
     bodies = [_body(seq % 2, seq) for seq in range(80)]
-    entry_ids = await _accept_only(settings, db, account, bodies)
+    entry_ids = await accept_only(settings, db, account, bodies)
     # One Redis client each, as two worker processes would have.
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
     consumers = [
@@ -226,3 +218,33 @@ async def test_burst_with_worker_killed_halfway_is_fully_processed_after_restart
         await redis.aclose()
     assert killed_at < 5000
     await _assert_each_processed_once(db, 5000)
+
+
+async def test_a_batch_sets_a_busy_chats_row_apart_and_processes_it_once_the_conversation_is_free(
+    settings: Settings, db: Database, account
+) -> None:
+    processor = Processor(db.sessionmaker)
+    await processor.process(*await accept_only(settings, db, account, [_body(1, 0)]))
+    busy_and_free = await accept_only(settings, db, account, [_body(1, 1), _body(2, 2)])
+    async with db.sessionmaker() as holder:
+        # A send to customer 1 waiting for GeWe holds the conversation row.
+        await holder.scalar(select(Conversation).where(Conversation.chat_wxid == "wxid_cust0001").with_for_update())
+        await processor.process_batch(busy_and_free)
+        assert await _texts_in_stored_order(db, "wxid_cust0002") == ["第2条"]
+        await holder.rollback()
+    await processor.settle()
+    assert await _texts_in_stored_order(db, "wxid_cust0001") == ["第0条", "第1条"]
+    await _assert_each_processed_once(db, 3)
+
+
+async def test_a_failing_batch_is_processed_one_by_one_and_the_failure_lands_on_its_own_row(
+    settings: Settings, db: Database, account
+) -> None:
+    too_long = add_msg(APP_ID, from_wxid="wxid_" + "x" * 200, to_wxid=ACCOUNT_WXID, content="坏的")
+    bad, good = await accept_only(settings, db, account, [json.dumps(too_long).encode(), _body(3, 0)])
+
+    await Processor(db.sessionmaker).process_batch([bad, good])
+
+    assert await _texts_in_stored_order(db, "wxid_cust0003") == ["第0条"]
+    failed = await _scalar(db, select(InboxEntry).where(InboxEntry.id == bad))
+    assert (failed.state, failed.attempts, "value too long" in (failed.error or "")) == ("accepted", 1, True)

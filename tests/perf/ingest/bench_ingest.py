@@ -1,9 +1,11 @@
 """Benchmark: GeWe callbacks accepted per second and accept latency, against a bare FastAPI endpoint.
 
-Run: `python tests/perf/ingest/bench_ingest.py [--requests 3000] [--concurrency 32] [--rate 1000]`.
+Run: `python tests/perf/ingest/bench_ingest.py [--requests 3000] [--concurrency 32] [--rate 1000] [--rounds 3]`.
 Uses the PostgreSQL server at BENCH_DATABASE_URL / TEST_DATABASE_URL / DATABASE_URL (else embedded
-PostgreSQL under var/bench-pg) with a throw-away database. Both servers run as separate uvicorn
-processes; the load generator runs here. Prints figures and the ratio to the bare endpoint.
+PostgreSQL under var/bench-pg) with a throw-away database. Servers run as separate uvicorn processes, the
+load generator here: first salesbot with in-process workers alone (one run, then it drains its backlog), then
+the bare endpoint and salesbot accepting only, both started and measured in turn, round after round. Prints
+every round's figures and the median ratio to the bare endpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import secrets
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,6 +226,14 @@ def report(label: str, figures: Figures) -> None:
     )
 
 
+def measure(url: str, args: argparse.Namespace, offset: int) -> tuple[Figures, Figures]:
+    """One round against one server: a saturated run, then the paced run after one unmeasured second."""
+    full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
+    warm_up = int(args.rate)
+    steady_bodies = bodies(warm_up + int(args.rate * args.paced_seconds), offset + args.requests)
+    return full, asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
+
+
 def main() -> None:
     """Run the benchmark and print figures with ratios to the bare endpoint."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -230,6 +241,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced run: callbacks per second")
     parser.add_argument("--paced-seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each measures every server once, in turn")
     parser.add_argument("--serve", choices=["app", "accept-only", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -237,46 +249,84 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.port, args.database_url or "")
         return
-    paced_count = int(args.rate * args.paced_seconds)
-    with scratch_database() as database_url:
-        secret = asyncio.run(prepare(database_url))
-        results: dict[str, tuple[Figures, Figures]] = {}
-        for kind in ("bare", "app", "accept-only"):
-            with server_process(Path(__file__), kind, args=("--database-url", database_url)) as base_url:
-                url = f"{base_url}/callbacks/gewe/{secret}"
-                offset = {"bare": 10_000_000, "app": 20_000_000, "accept-only": 30_000_000}[kind]
-                asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
-                offset += 1_000
-                full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
-                warm_up = int(args.rate)  # one second at the same rate, not measured
-                steady_bodies = bodies(warm_up + paced_count, offset + args.requests)
-                steady = asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
-                results[kind] = (full, steady)
-                if kind == "app":
-                    deadline = time.monotonic() + 120
-                    while time.monotonic() < deadline:
-                        accepted, processed = asyncio.run(processed_count(database_url))
-                        if processed >= accepted:
-                            break
-                        time.sleep(0.5)
-                    print(f"inbox after the run: {accepted} stored, {processed} processed")
     labels = {
         "bare": "bare FastAPI endpoint",
         "app": "salesbot (in-process workers)",
         "accept-only": "salesbot (accept only)",
     }
-    print(f"\nsaturated ({args.requests} requests, {args.concurrency} in flight)")
-    for kind, label in labels.items():
-        report(label, results[kind][0])
-    print(f"\npaced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s")
-    for kind, label in labels.items():
-        report(label, results[kind][1])
-    bare = results["bare"][0].per_second
+    rounds: list[dict[str, tuple[Figures, Figures]]] = []
+    with scratch_database() as database_url:
+        secret = asyncio.run(prepare(database_url))
+        offset = 10_000_000
+
+        def url_of(base_url: str) -> str:
+            return f"{base_url}/callbacks/gewe/{secret}"
+
+        # In-process workers first, alone, until it has processed all it accepted: its processing must not
+        # overlap the other servers' runs (it would also sweep up what the accept-only server stores).
+        with server_process(Path(__file__), "app", args=("--database-url", database_url)) as base_url:
+            asyncio.run(saturate(url_of(base_url), bodies(200, offset), args.concurrency))
+            app_figures = measure(url_of(base_url), args, offset + 1_000)
+            offset += 1_000 + args.requests + int(args.rate * (args.paced_seconds + 1))
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                accepted, processed = asyncio.run(processed_count(database_url))
+                if processed >= accepted:
+                    break
+                time.sleep(0.5)
+            print(f"inbox after the in-process run: {accepted} stored, {processed} processed")
+        # Then the bare endpoint and the accept-only instance take turns, round after round, so a slow spell of
+        # the shared machine hits both alike.
+        with ExitStack() as servers:
+            urls = {
+                kind: url_of(
+                    servers.enter_context(server_process(Path(__file__), kind, args=("--database-url", database_url)))
+                )
+                for kind in ("bare", "accept-only")
+            }
+            for url in urls.values():  # warm-up: connections, caches, first statements
+                asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
+                offset += 1_000
+            for _ in range(args.rounds):
+                figures = {"app": app_figures}
+                for kind, url in urls.items():
+                    figures[kind] = measure(url, args, offset)
+                    offset += args.requests + int(args.rate * (args.paced_seconds + 1))
+                rounds.append(figures)
+    print(f"\n{labels['app']}, one run: saturated ({args.requests} requests, {args.concurrency} in flight), then paced")
+    report(labels["app"], app_figures[0])
+    report(labels["app"], app_figures[1])
+    for number, figures in enumerate(rounds, 1):
+        print(f"\nround {number}: saturated ({args.requests} requests, {args.concurrency} in flight)")
+        for kind in ("bare", "accept-only"):
+            report(labels[kind], figures[kind][0])
+        print(f"round {number}: paced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s after 1 s unmeasured")
+        for kind in ("bare", "accept-only"):
+            report(labels[kind], figures[kind][1])
     print()
     for kind in ("app", "accept-only"):
-        print(f"throughput ratio {labels[kind]} / bare: {results[kind][0].per_second / bare:.2f}")
+        ratios = [figures[kind][0].per_second / figures["bare"][0].per_second for figures in rounds]
+        p99s = [figures[kind][1].p99_ms for figures in rounds]
+        print(
+            f"{labels[kind]}: throughput / bare per round {' '.join(f'{r:.2f}' for r in ratios)} "
+            f"(median {median(ratios):.2f}); paced p99 {' '.join(f'{p:.1f}' for p in p99s)} ms "
+            f"(median {median(p99s):.1f})"
+        )
+        middle = sorted(rounds, key=lambda figures: figures[kind][0].per_second / figures["bare"][0].per_second)
+        median_round = middle[len(middle) // 2]
         table_row(
-            f"callbacks accepted/s, {labels[kind]}", results[kind][0].per_second, "bare FastAPI endpoint", bare, "/s"
+            f"callbacks accepted/s, {labels[kind]} (median round)",
+            median_round[kind][0].per_second,
+            "bare FastAPI endpoint",
+            median_round["bare"][0].per_second,
+            "/s",
+        )
+        table_row(
+            f"accept p99 paced at {args.rate:.0f}/s, {labels[kind]} (median round)",
+            median(p99s),
+            "bare FastAPI endpoint",
+            median([figures["bare"][1].p99_ms for figures in rounds]),
+            "ms",
         )
 
 

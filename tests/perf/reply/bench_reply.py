@@ -1,9 +1,11 @@
 """Benchmark: callback-to-AI-send latency (offline provider) and callback-to-`message.new` latency at 500 msg/s.
 
-Run: `python tests/perf/reply/bench_reply.py [--replies 200] [--rate 500] [--seconds 4]`.
+Run: `python tests/perf/reply/bench_reply.py [--replies 200] [--rate 500] [--seconds 4] [--warmup 1]`.
 The app runs as a uvicorn subprocess on a throw-away database (see tests/perf/support.py) with the
 sales starter KB; the GeWe simulator and the Socket.IO client run here. Pacing is switched off for the
-benchmark account (pacer delays are excluded by design). Baselines measured in the same run:
+benchmark account (pacer delays are excluded by design). The message.new run sends `--warmup` seconds at
+the same rate first, unmeasured but reported apart: that is when its 100 customers' conversations are created
+and handed to people (the load account has the AI off). Baselines measured in the same run:
 - a bare endpoint that answers each callback by calling the simulator's postText at once (same hops, no work);
 - a bare python-socketio server that emits each callback to the client at once (same hops, no storage).
 """
@@ -191,9 +193,16 @@ def load_bodies(count: int) -> list[bytes]:
     ]
 
 
-async def event_latencies(base_url: str, secret: str, token: str | None, rate: float, seconds: float) -> list[float]:
-    """Post callbacks at `rate`/s; latency from each POST to its `message.new` at a connected Socket.IO client."""
-    count = int(rate * seconds)
+async def event_latencies(
+    base_url: str, secret: str, token: str | None, rate: float, seconds: float, *, warmup_seconds: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """Post callbacks at `rate`/s; latency from each POST to its `message.new` at a connected Socket.IO client.
+
+    The first `warmup_seconds` run at the same rate, unmeasured (their latencies are returned apart): the 100
+    customers' conversations are created and handed to people then, so the measured seconds are steady state.
+    """
+    warmup = int(rate * warmup_seconds)
+    count = warmup + int(rate * seconds)
     bodies = load_bodies(count)
     posted: dict[int, float] = {}
     arrived: dict[int, float] = {}
@@ -231,7 +240,10 @@ async def event_latencies(base_url: str, secret: str, token: str | None, rate: f
     missing = count - len(arrived)
     if missing:
         print(f"  ({missing} of {count} events did not arrive within 60 s)")
-    return [(arrived[i] - posted[i]) * 1000 for i in arrived]
+    latencies = {index: (arrived[index] - posted[index]) * 1000 for index in arrived}
+    return [ms for index, ms in latencies.items() if index < warmup], [
+        ms for index, ms in latencies.items() if index >= warmup
+    ]
 
 
 async def run(args: argparse.Namespace, database_url: str) -> None:
@@ -267,7 +279,9 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
                 results[kind] = await reply_latencies(sim_url, remote, args.replies, question="卫衣多少钱？")
         for kind, secret, auth in (("bare-emit", "bare", None), ("app", ids["load_secret"], token)):
             with server_process(Path(__file__), kind, env=env) as base_url:
-                results[f"{kind}-events"] = await event_latencies(base_url, secret, auth, args.rate, args.seconds)
+                results[f"{kind}-warmup"], results[f"{kind}-events"] = await event_latencies(
+                    base_url, secret, auth, args.rate, args.seconds, warmup_seconds=args.warmup
+                )
     print(
         f"\ncallback -> AI reply sent (offline provider, KB retrieval, pacing off), {args.replies} messages one by one"
     )
@@ -276,9 +290,14 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
     print(
         f"  p95 ratio salesbot / bare: {percentile(results['app'], 0.95) / percentile(results['bare-send'], 0.95):.2f}"
     )
-    print(f"\ncallback -> message.new at a Socket.IO client, {args.rate:.0f} msg/s for {args.seconds:.0f} s")
+    print(
+        f"\ncallback -> message.new at a Socket.IO client, {args.rate:.0f} msg/s for {args.seconds:.0f} s "
+        f"after {args.warmup:.0f} s unmeasured at the same rate"
+    )
     print(f"  bare python-socketio emit          {summary(results['bare-emit-events'])}")
     print(f"  salesbot                           {summary(results['app-events'])}")
+    if results["app-warmup"]:
+        print(f"  salesbot, warm-up (100 new chats)  {summary(results['app-warmup'])}")
     bare_p99 = percentile(results["bare-emit-events"], 0.99)
     print(f"  p99 ratio salesbot / bare: {percentile(results['app-events'], 0.99) / bare_p99:.2f}")
     table_row(
@@ -303,6 +322,7 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds at the same rate first")
     parser.add_argument("--serve", choices=["app", "bare-send", "bare-emit"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
