@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Boolean, Result, Row, Select, Table, case, literal_column, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Select, case, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -463,21 +462,6 @@ def _publish_new(session: AsyncSession, message: Message) -> None:
     )
 
 
-# Built once so SQLAlchemy compiles them once; executed with a list of rows (one multi-row statement per batch).
-_conversations = insert(cast(Table, Conversation.__table__))  # Core: no ORM bulk machinery
-UPSERT_CONVERSATIONS = (
-    _conversations.on_conflict_do_update(
-        index_elements=[Conversation.account_id, Conversation.chat_wxid],
-        set_={"is_group": _conversations.excluded.is_group},
-    )
-    # xmax is 0 only for a row this statement inserted (not for one it updated on conflict).
-    .returning(Conversation.account_id, Conversation.chat_wxid, Conversation.id, literal_column("xmax = 0", Boolean))
-)
-INSERT_MESSAGES = (
-    insert(Message).on_conflict_do_nothing(index_elements=[Message.account_id, Message.new_msg_id]).returning(Message)
-)
-
-
 async def _store_customer_messages(session: AsyncSession, items: list[_Pending]) -> list[ReplyJob | None]:
     """Store a batch of customers' messages and apply the handoff rules; the reply each one is owed.
 
@@ -489,11 +473,10 @@ async def _store_customer_messages(session: AsyncSession, items: list[_Pending])
     first_of_chat: dict[tuple[uuid.UUID, str], _Pending] = {}
     for item in items:
         first_of_chat.setdefault((item.account.id, item.event.chat_id), item)
-    upserted: Result[uuid.UUID, str, uuid.UUID, bool] = await session.execute(
-        UPSERT_CONVERSATIONS,
+    upserted = await messages.upsert_conversations(
+        session,
         [
             {
-                "id": uuid.uuid4(),
                 "organization_id": item.account.organization_id,
                 "account_id": account_id,
                 "chat_wxid": chat_wxid,
@@ -502,37 +485,21 @@ async def _store_customer_messages(session: AsyncSession, items: list[_Pending])
             for (account_id, chat_wxid), item in sorted(first_of_chat.items())
         ],
     )
-    conversation_ids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
-    for account_id, chat_wxid, conversation_id, created in upserted.all():
-        conversation_ids[(account_id, chat_wxid)] = conversation_id
-        first_item = first_of_chat[(account_id, chat_wxid)]
-        if created and not first_item.event.is_group:
-            await accounts.upsert_contact(session, account=first_item.account, wxid=chat_wxid)
-    stored = await session.scalars(
-        INSERT_MESSAGES,
+    for chat, (_, created) in upserted.items():
+        if created and not first_of_chat[chat].event.is_group:
+            await accounts.upsert_contact(session, account=first_of_chat[chat].account, wxid=chat[1])
+    stored = await messages.insert_messages_once(
+        session,
         [
-            _message_values(item.account, conversation_ids[(item.account.id, item.event.chat_id)], item.event)
+            _message_values(item.account, upserted[(item.account.id, item.event.chat_id)][0], item.event)
             for item in items
         ],
     )
     by_new_msg_id = {(message.account_id, message.new_msg_id): message for message in stored}
     new_messages = [by_new_msg_id.get((item.account.id, no_nul(item.event.new_msg_id))) for item in items]
-    touches: dict[uuid.UUID, list[Message]] = {}
-    for message in new_messages:
-        if message is not None:
-            touches.setdefault(message.conversation_id, []).append(message)
-    if not touches:
+    ids = await messages.touch_conversations(session, [message for message in new_messages if message is not None])
+    if not ids:
         return [None] * len(items)
-    ids = sorted(touches)
-    await session.execute(
-        TOUCH_CONVERSATIONS,
-        {
-            "ids": ids,
-            "ats": [touches[i][-1].sent_at or utcnow() for i in ids],
-            "previews": [touches[i][-1].text[:120] for i in ids],
-            "unread": [len(touches[i]) for i in ids],
-        },
-    )
     locked = {
         conversation.id: conversation
         for conversation in await session.scalars(
@@ -567,15 +534,6 @@ async def _store_customer_messages(session: AsyncSession, items: list[_Pending])
             )
         )
     return reply_jobs
-
-
-# Moves each conversation's last message forward and adds to its unread count, for a whole batch at once.
-TOUCH_CONVERSATIONS = text(
-    "update conversations as c set last_message_at = v.at, last_message_preview = v.preview, "
-    "unread_count = c.unread_count + v.unread "
-    "from unnest(cast(:ids as uuid[]), cast(:ats as timestamptz[]), cast(:previews as text[]), "
-    "cast(:unread as integer[])) as v(id, at, preview, unread) where c.id = v.id"
-)
 
 
 async def _contact_tags(session: AsyncSession, chats: list[Conversation]) -> dict[tuple[uuid.UUID, str], list[str]]:

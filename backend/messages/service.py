@@ -6,9 +6,9 @@ import dataclasses
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import Boolean, Table, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,6 +80,59 @@ async def touch_conversation(
             unread_count=Conversation.unread_count + unread_delta,
         )
     )
+
+
+# Set-based counterparts of upsert_conversation, touch_conversation and insert_message_once for a batch of
+# messages, built once so SQLAlchemy compiles them once; each runs as one statement whatever the batch size.
+_conversations_insert = insert(cast(Table, Conversation.__table__))  # Core: no ORM bulk machinery
+UPSERT_CONVERSATIONS = _conversations_insert.on_conflict_do_update(
+    index_elements=[Conversation.account_id, Conversation.chat_wxid],
+    set_={"is_group": _conversations_insert.excluded.is_group},
+).returning(Conversation.account_id, Conversation.chat_wxid, Conversation.id, literal_column("xmax = 0", Boolean))
+INSERT_MESSAGES = (
+    insert(Message).on_conflict_do_nothing(index_elements=[Message.account_id, Message.new_msg_id]).returning(Message)
+)
+TOUCH_CONVERSATIONS = text(
+    "update conversations as c set last_message_at = v.at, last_message_preview = v.preview, "
+    "unread_count = c.unread_count + v.unread "
+    "from unnest(cast(:ids as uuid[]), cast(:ats as timestamptz[]), cast(:previews as text[]), "
+    "cast(:unread as integer[])) as v(id, at, preview, unread) where c.id = v.id"
+)
+
+
+async def upsert_conversations(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[tuple[uuid.UUID, str], tuple[uuid.UUID, bool]]:
+    """Conversations of many chats (created when missing): (account, chat) -> (id, whether it was created)."""
+    upserted = await session.execute(UPSERT_CONVERSATIONS, [{"id": uuid.uuid4(), **row} for row in rows])
+    return {
+        (account_id, chat_wxid): (conversation_id, bool(created))
+        for account_id, chat_wxid, conversation_id, created in upserted.all()
+    }
+
+
+async def insert_messages_once(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Message]:
+    """Insert messages, skipping any whose `(account_id, new_msg_id)` exists; the ones inserted."""
+    return list(await session.scalars(INSERT_MESSAGES, rows))
+
+
+async def touch_conversations(session: AsyncSession, inbound: list[Message]) -> list[uuid.UUID]:
+    """Move each conversation to its last inbound message and add them to its unread count; the conversation ids."""
+    by_conversation: dict[uuid.UUID, list[Message]] = {}
+    for message in inbound:
+        by_conversation.setdefault(message.conversation_id, []).append(message)
+    ids = sorted(by_conversation)
+    if ids:
+        await session.execute(
+            TOUCH_CONVERSATIONS,
+            {
+                "ids": ids,
+                "ats": [by_conversation[i][-1].sent_at or utcnow() for i in ids],
+                "previews": [by_conversation[i][-1].text[:120] for i in ids],
+                "unread": [len(by_conversation[i]) for i in ids],
+            },
+        )
+    return ids
 
 
 async def insert_message_once(session: AsyncSession, values: dict[str, Any]) -> Message | None:
