@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, case, select, text, tuple_, update
+from sqlalchemy import Row, Select, bindparam, case, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -112,6 +112,9 @@ def dedupe_key(event: InboundEvent) -> str:
     return f"sha256:{_digest(event.raw)}"
 
 
+MAX_WXID = 128  # the width of every wxid column (conversations, contacts, messages, inbox lanes)
+
+
 async def accept_callback(directory: AccountDirectory, *, secret: str, body: bytes) -> AcceptResult:
     """Check, parse and store one callback (one INSERT); the answer GeWe should get."""
     store = directory.repository.insert
@@ -151,7 +154,21 @@ async def accept_callback(directory: AccountDirectory, *, secret: str, body: byt
             error=reason,
         )
         return AcceptResult(AcceptOutcome.rejected, reason)
-    lane_key = event.chat_id[:128]
+    too_long = next((wxid for wxid in (event.chat_id, event.sender_wxid) if len(wxid) > MAX_WXID), None)
+    if too_long is not None:
+        # No WeChat id is this long: kept for inspection and refused now, rather than failing every processing try.
+        reason = f"wxid longer than {MAX_WXID} characters: {too_long[:40]}…"
+        await store(
+            **base,
+            dedupe_key=f"malformed:{uuid.uuid4().hex}",
+            kind=event.kind.value,
+            lane_key="",
+            raw=raw,
+            state=InboxState.malformed.value,
+            error=reason,
+        )
+        return AcceptResult(AcceptOutcome.malformed, reason)
+    lane_key = event.chat_id
     entry_id = await store(
         **base,
         dedupe_key=dedupe_key(event),
@@ -242,20 +259,27 @@ async def process_entries(session: AsyncSession, *, entry_ids: list[int]) -> lis
     if not entry_ids:
         return []
     await session.execute(LOCK_CHATS, {"ids": entry_ids})
-    chats = select(InboxEntry.account_id, InboxEntry.lane_key).where(InboxEntry.id.in_(entry_ids))
-    rows = (
-        await session.execute(
-            select(*PENDING_COLUMNS)
-            .where(
-                tuple_(InboxEntry.account_id, InboxEntry.lane_key).in_(chats),
-                InboxEntry.state == InboxState.accepted,
-                InboxEntry.id <= max(entry_ids),
+    rows = (await session.execute(PENDING_OF_CHATS, {"ids": entry_ids, "up_to": max(entry_ids)})).all()
+    # Each row ends with its Account: loaded into the session here, _apply finds it there without a query.
+    return await _apply(session, cast(Sequence[PendingRow], rows), skip_busy_chats=True)
+
+
+# The hot path's statements are built once: building a statement costs more than executing a cached one.
+PENDING_OF_CHATS = (
+    select(*PENDING_COLUMNS, Account)
+    .join(Account, Account.id == InboxEntry.account_id)
+    .where(
+        tuple_(InboxEntry.account_id, InboxEntry.lane_key).in_(
+            select(InboxEntry.account_id, InboxEntry.lane_key).where(
+                InboxEntry.id.in_(bindparam("ids", expanding=True))
             )
-            .order_by(InboxEntry.id)
-            .with_for_update()
-        )
-    ).all()
-    return await _apply(session, rows, skip_busy_chats=True)
+        ),
+        InboxEntry.state == InboxState.accepted,
+        InboxEntry.id <= bindparam("up_to"),
+    )
+    .order_by(InboxEntry.id)
+    .with_for_update(of=InboxEntry)  # not the account: lanes of one account must not wait for each other
+)
 
 
 MARK_PROCESSED = text(
@@ -314,17 +338,19 @@ async def _apply(
 
 async def _busy_conversations(session: AsyncSession, chats: set[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
     """The chats whose conversation row another transaction has locked; the others are locked here and now."""
-    of_chats = tuple_(Conversation.account_id, Conversation.chat_wxid).in_(sorted(chats))
-    free = aliased(Conversation)
-    lockable = (
-        select(free.id)
-        .where(tuple_(free.account_id, free.chat_wxid).in_(sorted(chats)))
-        .with_for_update(skip_locked=True)
-    )
-    rows = await session.execute(
-        select(Conversation.account_id, Conversation.chat_wxid).where(of_chats, Conversation.id.not_in(lockable))
-    )
+    rows = await session.execute(BUSY_CONVERSATIONS, {"chats": sorted(chats)})
     return {(account_id, chat_wxid) for account_id, chat_wxid in rows}
+
+
+_free = aliased(Conversation)
+BUSY_CONVERSATIONS = select(Conversation.account_id, Conversation.chat_wxid).where(
+    tuple_(Conversation.account_id, Conversation.chat_wxid).in_(bindparam("chats", expanding=True)),
+    Conversation.id.not_in(
+        select(_free.id)
+        .where(tuple_(_free.account_id, _free.chat_wxid).in_(bindparam("chats", expanding=True)))
+        .with_for_update(skip_locked=True)
+    ),
+)
 
 
 def _result(item: _Pending, *, reply_job: ReplyJob | None = None, went_offline: bool = False) -> ProcessResult:
@@ -497,19 +523,14 @@ async def _store_customer_messages(session: AsyncSession, items: list[_Pending])
     )
     by_new_msg_id = {(message.account_id, message.new_msg_id): message for message in stored}
     new_messages = [by_new_msg_id.get((item.account.id, no_nul(item.event.new_msg_id))) for item in items]
-    ids = await messages.touch_conversations(session, [message for message in new_messages if message is not None])
-    if not ids:
+    # The rules set last_customer_message_at to `now` too: the value is already there, no UPDATE per conversation.
+    now = utcnow()
+    touched = await messages.touch_conversations(
+        session, [message for message in new_messages if message is not None], received_at=now
+    )
+    if not touched:
         return [None] * len(items)
-    locked = {
-        conversation.id: conversation
-        for conversation in await session.scalars(
-            select(Conversation)
-            .where(Conversation.id.in_(ids))
-            .order_by(Conversation.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    locked = {conversation.id: conversation for conversation in touched}
     policies = {
         account.id: await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
         for account in {item.account.id: item.account for item in items}.values()
@@ -528,6 +549,7 @@ async def _store_customer_messages(session: AsyncSession, items: list[_Pending])
                 account=item.account,
                 message=message,
                 mentions_account=item.event.mentions_account,
+                now=now,
                 conversation=conversation,
                 policy=policies[item.account.id],
                 contact_tags=tags.get((conversation.account_id, conversation.chat_wxid), []),
@@ -540,12 +562,13 @@ async def _contact_tags(session: AsyncSession, chats: list[Conversation]) -> dic
     """The tags of the contacts behind private conversations, in one query."""
     if not chats:
         return {}
-    rows = await session.execute(
-        select(Contact.account_id, Contact.wxid, Contact.tags).where(
-            tuple_(Contact.account_id, Contact.wxid).in_([(c.account_id, c.chat_wxid) for c in chats])
-        )
-    )
+    rows = await session.execute(CONTACT_TAGS, {"chats": [(c.account_id, c.chat_wxid) for c in chats]})
     return {(account_id, wxid): list(tags or []) for account_id, wxid, tags in rows}
+
+
+CONTACT_TAGS = select(Contact.account_id, Contact.wxid, Contact.tags).where(
+    tuple_(Contact.account_id, Contact.wxid).in_(bindparam("chats", expanding=True))
+)
 
 
 async def record_failure(session: AsyncSession, *, entry_id: int, error: str, max_attempts: int) -> None:

@@ -94,9 +94,12 @@ INSERT_MESSAGES = (
 )
 TOUCH_CONVERSATIONS = text(
     "update conversations as c set last_message_at = v.at, last_message_preview = v.preview, "
-    "unread_count = c.unread_count + v.unread "
+    "unread_count = c.unread_count + v.unread, last_customer_message_at = cast(:received_at as timestamptz) "
     "from unnest(cast(:ids as uuid[]), cast(:ats as timestamptz[]), cast(:previews as text[]), "
-    "cast(:unread as integer[])) as v(id, at, preview, unread) where c.id = v.id"
+    "cast(:unread as integer[])) as v(id, at, preview, unread) where c.id = v.id returning c.*"
+)
+TOUCHED_CONVERSATIONS = (
+    select(Conversation).from_statement(TOUCH_CONVERSATIONS).execution_options(populate_existing=True)
 )
 
 
@@ -116,23 +119,31 @@ async def insert_messages_once(session: AsyncSession, rows: list[dict[str, Any]]
     return list(await session.scalars(INSERT_MESSAGES, rows))
 
 
-async def touch_conversations(session: AsyncSession, inbound: list[Message]) -> list[uuid.UUID]:
-    """Move each conversation to its last inbound message and add them to its unread count; the conversation ids."""
+async def touch_conversations(
+    session: AsyncSession, inbound: list[Message], *, received_at: datetime
+) -> list[Conversation]:
+    """Move each conversation to its last customer message and add them to its unread count; the conversations.
+
+    `received_at` becomes their `last_customer_message_at`, as the handoff rules would set it. The conversations
+    come back loaded and locked (the UPDATE locks them) for the rules that follow.
+    """
     by_conversation: dict[uuid.UUID, list[Message]] = {}
     for message in inbound:
         by_conversation.setdefault(message.conversation_id, []).append(message)
+    if not by_conversation:
+        return []
     ids = sorted(by_conversation)
-    if ids:
-        await session.execute(
-            TOUCH_CONVERSATIONS,
-            {
-                "ids": ids,
-                "ats": [by_conversation[i][-1].sent_at or utcnow() for i in ids],
-                "previews": [by_conversation[i][-1].text[:120] for i in ids],
-                "unread": [len(by_conversation[i]) for i in ids],
-            },
-        )
-    return ids
+    touched = await session.scalars(
+        TOUCHED_CONVERSATIONS,
+        {
+            "ids": ids,
+            "ats": [by_conversation[i][-1].sent_at or utcnow() for i in ids],
+            "previews": [by_conversation[i][-1].text[:120] for i in ids],
+            "unread": [len(by_conversation[i]) for i in ids],
+            "received_at": received_at,
+        },
+    )
+    return list(touched)
 
 
 async def insert_message_once(session: AsyncSession, values: dict[str, Any]) -> Message | None:

@@ -17,8 +17,8 @@ from backend.core.db import Database
 from backend.core.metrics import SOCKET_CONNECTIONS
 from backend.core.security import InvalidToken, decode_token
 from backend.messages.models import Conversation
-from backend.realtime.models import RealtimeEvent
 from backend.realtime.service import (
+    PublishedEvent,
     account_room,
     conversation_room,
     current_seq,
@@ -37,7 +37,7 @@ class Broadcaster:
     def __init__(self, sio: socketio.AsyncServer | socketio.AsyncRedisManager) -> None:
         self.sio = sio
 
-    async def emit(self, events: list[RealtimeEvent]) -> None:
+    async def emit(self, events: list[PublishedEvent]) -> None:
         """Emit events, each to its rooms, named by its type."""
         for event in events:
             # One emit to all rooms: a client in several of them gets the event once.

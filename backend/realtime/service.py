@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from backend.core.db import utcnow
 from backend.organizations.models import Organization
 from backend.realtime.models import RealtimeEvent
 from backend.realtime.schemas import EventOut, EventPage
@@ -38,6 +42,18 @@ def user_room(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
+@dataclass(slots=True)
+class PublishedEvent:
+    """An event published in a transaction; numbered (`seq`, `at`) and stored when it commits."""
+
+    organization_id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+    rooms: list[str]
+    seq: int = 0
+    at: datetime = field(default_factory=utcnow)
+
+
 def publish(
     session: AsyncSession,
     *,
@@ -45,15 +61,27 @@ def publish(
     type: str,
     data: dict[str, Any],
     rooms: list[str] | None = None,
-) -> RealtimeEvent:
+) -> PublishedEvent:
     """Queue an event in the session; it is numbered and stored at commit, then pushed to consoles."""
-    event = RealtimeEvent(
-        organization_id=organization_id, type=type, data=data, rooms=rooms or [org_room(organization_id)]
-    )
+    event = PublishedEvent(organization_id, type, data, rooms or [org_room(organization_id)])
     if not session.in_transaction():
         session.sync_session.begin()  # no I/O: a rollback before any statement then has a transaction to discard
     session.info.setdefault(UNNUMBERED_KEY, []).append(event)
     return event
+
+
+# Advances an organisation's counter by the number of events and stores them under the new numbers, in one
+# statement whatever their number; returns the first number (no row: no such organisation).
+STORE_EVENTS = text(
+    "with counter as (update organizations set event_seq = event_seq + cardinality(cast(:types as text[])) "
+    "where id = cast(:organization_id as uuid) returning id, event_seq - cardinality(cast(:types as text[])) as before), "
+    "stored as (insert into realtime_events (organization_id, seq, type, rooms, data, created_at) "
+    "select counter.id, counter.before + v.position, v.type, cast(v.rooms as jsonb), cast(v.data as jsonb), "
+    "cast(:at as timestamptz) "
+    "from counter, unnest(cast(:types as text[]), cast(:rooms as text[]), cast(:data as text[])) "
+    "with ordinality as v(type, rooms, data, position)) "
+    "select before + 1 from counter"
+)
 
 
 @listens_for(Session, "before_commit")
@@ -63,23 +91,27 @@ def _number_events(session: Session) -> None:
     The organisation row stays locked from this UPDATE to the commit, so events are numbered in commit
     order and the lock is held for the last statements only (not for the whole transaction).
     """
-    events: list[RealtimeEvent] = session.info.pop(UNNUMBERED_KEY, [])
-    by_organization: dict[uuid.UUID, list[RealtimeEvent]] = {}
+    events: list[PublishedEvent] = session.info.pop(UNNUMBERED_KEY, [])
+    by_organization: dict[uuid.UUID, list[PublishedEvent]] = {}
     for event in events:
         by_organization.setdefault(event.organization_id, []).append(event)
+    at = utcnow()
     for organization_id in sorted(by_organization):  # one lock order everywhere: no deadlocks between organisations
         batch = by_organization[organization_id]
-        last = session.scalar(
-            update(Organization)
-            .where(Organization.id == organization_id)
-            .values(event_seq=Organization.event_seq + len(batch))
-            .returning(Organization.event_seq)
+        first = session.scalar(
+            STORE_EVENTS,
+            {
+                "organization_id": organization_id,
+                "at": at,
+                "types": [event.type for event in batch],
+                "rooms": [json.dumps(event.rooms) for event in batch],
+                "data": [json.dumps(event.data) for event in batch],
+            },
         )
-        if last is None:
+        if first is None:
             raise ValueError(f"unknown organisation {organization_id}")
         for offset, event in enumerate(batch):
-            event.seq = last - len(batch) + 1 + offset
-    session.add_all(events)
+            event.seq, event.at = first + offset, at
     if events:
         session.info.setdefault(PENDING_KEY, []).extend(events)
 
@@ -92,15 +124,16 @@ def _forget_events(session: Session, previous_transaction: SessionTransaction) -
         session.info.pop(PENDING_KEY, None)
 
 
-def take_pending(session: AsyncSession) -> list[RealtimeEvent]:
+def take_pending(session: AsyncSession) -> list[PublishedEvent]:
     """Events published in the session's committed transaction, removed from the session."""
-    pending: list[RealtimeEvent] = session.info.pop(PENDING_KEY, [])
+    pending: list[PublishedEvent] = session.info.pop(PENDING_KEY, [])
     return pending
 
 
-def envelope(event: RealtimeEvent) -> dict[str, Any]:
-    """The JSON-ready `{seq, type, at, data}` envelope of a stored event."""
-    return EventOut(seq=event.seq, type=event.type, at=event.created_at, data=event.data).model_dump(mode="json")
+def envelope(event: PublishedEvent) -> dict[str, Any]:
+    """The JSON-ready `{seq, type, at, data}` envelope of a committed event, as EventOut would dump it."""
+    # Built by hand: this runs for every event pushed, and `data` is JSON-ready already (it was stored as JSON).
+    return {"seq": event.seq, "type": event.type, "at": event.at.isoformat().replace("+00:00", "Z"), "data": event.data}
 
 
 REDACTED = "redacted"

@@ -107,6 +107,12 @@ async def test_malformed_body_is_kept_for_inspection(client, account, db) -> Non
     assert (entry.state, entry.raw) == ("malformed", "[1, 2")
 
 
+async def test_a_wxid_longer_than_any_wechat_id_is_400_and_kept(client, account, db) -> None:
+    response = await _post(client, account, add_msg(APP_ID, from_wxid="wxid_" + "x" * 200, to_wxid=ACCOUNT_WXID))
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_callback")
+    assert await _count(db, InboxEntry, InboxEntry.state == "malformed") == 1
+
+
 async def test_test_packet_answers_ok_and_stores_nothing(client, account, db) -> None:
     response = await _post(client, account, {"testMsg": "回调地址链接成功！", "token": "t"})
     assert response.json() == {"ok": True}

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.auth.models import Role, User
 from backend.core.db import Database
 from backend.realtime.models import RealtimeEvent
-from backend.realtime.service import current_seq, publish, user_room
+from backend.realtime.service import current_seq, envelope, publish, take_pending, user_room
 
 
 async def publish_many(db: Database, organization_id: uuid.UUID, count: int) -> None:
@@ -46,6 +46,16 @@ async def test_past_the_end_the_page_is_empty_and_last_seq_is_since(
     assert page == {"items": [], "last_seq": 40, "has_more": False}
     async with db.sessionmaker() as session:
         assert await current_seq(session, organization_id=manager.user.organization_id) == 2
+
+
+async def test_a_pushed_envelope_is_the_one_replayed(client: httpx.AsyncClient, login, db: Database) -> None:
+    manager = await login(Role.manager)
+    async with db.sessionmaker() as session:
+        publish(session, organization_id=manager.user.organization_id, type="system.alert", data={"文": [1, None]})
+        await session.commit()
+        [pushed] = [envelope(event) for event in take_pending(session)]
+    page = (await client.get("/api/events", params={"since": 0}, headers=manager.headers)).json()
+    assert page["items"] == [pushed]
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"since": -1}])

@@ -5,7 +5,8 @@ The app runs as a uvicorn subprocess on a throw-away database (see tests/perf/su
 sales starter KB; the GeWe simulator and the Socket.IO client run here. Pacing is switched off for the
 benchmark account (pacer delays are excluded by design). The message.new run sends `--warmup` seconds at
 the same rate first, unmeasured but reported apart: that is when its 100 customers' conversations are created
-and handed to people (the load account has the AI off). Baselines measured in the same run:
+and handed to people (the load account has the AI off); the measured seconds start once all of its events
+have arrived. Baselines measured in the same run:
 - a bare endpoint that answers each callback by calling the simulator's postText at once (same hops, no work);
 - a bare python-socketio server that emits each callback to the client at once (same hops, no storage).
 """
@@ -199,14 +200,15 @@ async def event_latencies(
     """Post callbacks at `rate`/s; latency from each POST to its `message.new` at a connected Socket.IO client.
 
     The first `warmup_seconds` run at the same rate, unmeasured (their latencies are returned apart): the 100
-    customers' conversations are created and handed to people then, so the measured seconds are steady state.
+    customers' conversations are created and handed to people then. The measured seconds start once every
+    warm-up event has arrived, so they measure the steady state, not the warm-up's backlog draining.
     """
     warmup = int(rate * warmup_seconds)
     count = warmup + int(rate * seconds)
     bodies = load_bodies(count)
     posted: dict[int, float] = {}
     arrived: dict[int, float] = {}
-    done = asyncio.Event()
+    warmed_up, done = asyncio.Event(), asyncio.Event()
     client = socketio.AsyncClient(reconnection=False)
 
     @client.on("message.new")
@@ -214,6 +216,8 @@ async def event_latencies(
         text = envelope["data"]["text"]
         index = int(text[1 : text.index(" ")])
         arrived.setdefault(index, time.perf_counter())
+        if len(arrived) >= warmup:
+            warmed_up.set()
         if len(arrived) >= count:
             done.set()
 
@@ -226,14 +230,20 @@ async def event_latencies(
             async with http.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
                 await response.read()
 
-        began = time.perf_counter()
-        tasks = []
-        for index, body in enumerate(bodies):
-            delay = began + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(index, body)))
-        await asyncio.gather(*tasks)
+        async def post_paced(first: int, last: int) -> None:
+            began = time.perf_counter()
+            tasks = []
+            for index in range(first, last):
+                delay = began + (index - first) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(post(index, bodies[index])))
+            await asyncio.gather(*tasks)
+
+        await post_paced(0, warmup)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(warmed_up.wait(), timeout=60)
+        await post_paced(warmup, count)
         with suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout=60)
     await client.disconnect()
