@@ -81,6 +81,7 @@ class _Call:
     call_id: uuid.UUID
     context: CallContext
     purpose: str
+    budgeted: bool = True  # whether any budget applied when the call began
     attempts: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -127,8 +128,8 @@ class LLMGateway:
         variables: dict[str, str] | None = None,
     ) -> ChatResult:
         """Answer a chat; raises BudgetExceeded, LLMUnavailable or StructuredOutputError."""
-        downgrade = await self._enforce_budgets(context)
-        call = _Call(uuid.uuid4(), context, purpose)
+        downgrade, budgeted = await self._enforce_budgets(context)
+        call = _Call(uuid.uuid4(), context, purpose, budgeted=budgeted)
         output = OutputSpec.build(response_model, json_schema)
         request = ProviderRequest(messages, "", output, temperature, chat_id, variables)
         answer = await self._complete(call, request, model=model, downgrade=downgrade)
@@ -184,8 +185,8 @@ class LLMGateway:
             return provider.cheap_model
         return provider.model
 
-    async def _enforce_budgets(self, context: CallContext) -> str | None:
-        """Refuse the call or pick the downgrade model according to the budgets already exceeded."""
+    async def _enforce_budgets(self, context: CallContext) -> tuple[str | None, bool]:
+        """Refuse the call or pick the downgrade model by the budgets already exceeded; (downgrade, any budget applies)."""
         async with self.database.sessionmaker() as session:
             statuses = await budgets.applicable_statuses(
                 session, organization_id=context.organization_id, user_id=context.user_id, account_id=context.account_id
@@ -203,7 +204,7 @@ class LLMGateway:
                 )
             if action == "downgrade_model" and downgrade is None:
                 downgrade = status.budget.downgrade_model or self.primary.cheap_model or self.primary.model
-        return downgrade
+        return downgrade, bool(statuses)
 
     async def _complete(
         self, call: _Call, request: ProviderRequest, *, model: str | None, downgrade: str | None
@@ -305,6 +306,11 @@ class LLMGateway:
         LLM_CALLS.labels(context.origin, provider.name, status).observe(latency_ms / 1000)
         LLM_COST.labels(context.origin).inc(float(entry.cost))
         raised: list[tuple[Any, dict[str, Any]]] = []
+        # No budget applied when the call began (one created since counts from the next call) and no cost.updated
+        # due: nothing to check or publish, so no second transaction on the way to the answer.
+        check_budgets = call.budgeted and bool(entry.cost or entry.input_tokens or entry.output_tokens)
+        if not check_budgets and not self._update_due(entry.organization_id):
+            return entry.cost
         async with self.database.sessionmaker() as session:
             try:
                 # Events are numbered under the organisation row's lock at commit. A caller may hold that lock
@@ -312,7 +318,7 @@ class LLMGateway:
                 # Alerts and their rows roll back together, so the next call raises them again.
                 timeout_ms = int(self.config.event_lock_timeout_seconds * 1000)
                 await session.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
-                if entry.cost or entry.input_tokens or entry.output_tokens:
+                if check_budgets:
                     statuses = await budgets.applicable_statuses(
                         session,
                         organization_id=context.organization_id,
@@ -352,14 +358,18 @@ class LLMGateway:
         delta.output_tokens += usage.output_tokens
         delta.cost += cost
 
+    def _update_due(self, organization_id: uuid.UUID) -> bool:
+        """Whether the organisation's last cost.updated is older than the update interval."""
+        last = self._last_update.get(organization_id, -1e9)
+        return time.monotonic() - last >= self.config.update_interval_seconds
+
     def _publish_update(self, session: AsyncSession, organization_id: uuid.UUID, day: str) -> float | None:
         """Publish `cost.updated` with the totals since the last one, at most once per update interval per org.
 
         Returns the time to record as the last update once the transaction commits, None when nothing was published.
         """
-        now = time.monotonic()
         delta = self._deltas.get(organization_id)
-        if delta is None or now - self._last_update.get(organization_id, -1e9) < self.config.update_interval_seconds:
+        if delta is None or not self._update_due(organization_id):
             return None
         publish(
             session,
@@ -374,7 +384,7 @@ class LLMGateway:
                 "currency": "CNY",
             },
         )
-        return now
+        return time.monotonic()
 
     async def _commit(self, session: AsyncSession) -> None:
         if self.broadcaster is not None:

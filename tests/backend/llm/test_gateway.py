@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from backend.cost.models import LedgerEntry
 from backend.llm import CallContext, LLMUnavailable, ProviderConfig, StructuredOutputError
+from backend.realtime.models import RealtimeEvent
 from tests.fixtures.llm_stub import FastGPTReply, LLMStub, Reply, insert_price, stub_provider
 
 HELLO = [{"role": "user", "content": "你好，这款多少钱？"}]
@@ -297,3 +299,20 @@ async def test_offline_provider_is_labelled_free_and_estimates_tokens(db, make_o
     assert result.offline is True and row.offline is True
     assert row.cost == Decimal(0) and row.price_id is None
     assert row.input_tokens == 2 + 4 and row.output_tokens > 0
+
+
+async def test_calls_between_cost_updates_are_counted_in_the_next_one(
+    db, make_org, make_gateway, llm_stub: LLMStub
+) -> None:
+    org = await make_org()
+    gateway = make_gateway(stub_provider(llm_stub), update_interval_seconds=1.0)
+    for pause in (0.0, 0.0, 1.05):
+        await asyncio.sleep(pause)
+        await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id))
+    async with db.sessionmaker() as session:
+        updates = await session.scalars(
+            select(RealtimeEvent.data)
+            .where(RealtimeEvent.organization_id == org.id, RealtimeEvent.type == "cost.updated")
+            .order_by(RealtimeEvent.seq)
+        )
+        assert [update["calls"] for update in updates] == [1, 2]
