@@ -633,6 +633,7 @@ async def send_as_person(
             gateway=gateway,
             pacer=pacer,
             guard=SendGuard(lease_version=conversation.lease_version, holder="staff", holder_user_id=user.id),
+            conversation_id=conversation.id,
         )
     except SendDropped as exc:
         raise Conflict(f"会话已被他人接管，消息未发送：{exc.reason}", code="lease_moved") from exc

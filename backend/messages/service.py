@@ -273,18 +273,21 @@ async def send(
     pacer: ChannelPacer,
     sent_by_user_id: uuid.UUID | None = None,
     guard: SendGuard | None = None,
+    conversation_id: uuid.UUID | None = None,
 ) -> Message:
     """Send as the account through the shared pacer; the message ends `sent` or `failed` with GeWe's reason.
 
     The conversation row stays locked from the guard check until the caller commits, so a takeover either
     lands before (the send is dropped with `SendDropped`) or after the message went out, never in between.
+    A caller that holds the conversation (`to_wxid`'s, existing) passes its id; otherwise it is found or created.
     """
     if account.app_id:
         pacer.set_policy(str(account.id), policy_with_overrides(pacer.default_policy, account.pacing))
         await pacer.acquire(str(account.id), to_wxid)
-    conversation_id, _ = await upsert_conversation(
-        session, account=account, chat_wxid=to_wxid, is_group=to_wxid.endswith("@chatroom")
-    )
+    if conversation_id is None:
+        conversation_id, _ = await upsert_conversation(
+            session, account=account, chat_wxid=to_wxid, is_group=to_wxid.endswith("@chatroom")
+        )
     conversation = await lock_conversation(session, conversation_id)
     if guard is not None and (reason := guard.violation(conversation)):
         raise SendDropped(reason)

@@ -82,12 +82,16 @@ class Draft:
 
 
 async def _load(session: AsyncSession, job: ReplyJob) -> Context | None:
-    conversation = await session.get(Conversation, job.conversation_id)
-    if conversation is None:
+    found = (
+        await session.execute(
+            select(Conversation, Account)
+            .join(Account, Account.id == Conversation.account_id)
+            .where(Conversation.id == job.conversation_id)
+        )
+    ).first()
+    if found is None:
         return None
-    account = await session.get(Account, conversation.account_id)
-    if account is None:
-        return None
+    conversation, account = found
     policy = await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
     history = list(
         await session.scalars(
@@ -153,6 +157,7 @@ async def _send(deps: ReplyDeps, context: Context, text: str, *, lease_version: 
                 gateway=deps.gewe,
                 pacer=deps.pacer,
                 guard=SendGuard(lease_version=lease_version, holder=holder),
+                conversation_id=context.conversation.id,
             )
         except SendDropped:
             await session.rollback()
