@@ -6,7 +6,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,6 +119,22 @@ async def record_attempt(session: AsyncSession, attempt: Attempt) -> LedgerEntry
     return entry
 
 
+ROLLED_UP = ("calls", "failed_calls", "input_tokens", "cached_input_tokens", "output_tokens", "cost")
+
+
+def _adding_upsert(model: type[DailyRollup] | type[ConversationRollup], constraint: str) -> Any:
+    """INSERT of a rollup row that adds its totals to the existing row on conflict; built once, run with values."""
+    table = cast(Table, model.__table__)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        constraint=constraint, set_={name: table.c[name] + statement.excluded[name] for name in ROLLED_UP}
+    )
+
+
+UPSERT_DAILY_ROLLUP = _adding_upsert(DailyRollup, "uq_cost_daily_rollups_key")
+UPSERT_CONVERSATION_ROLLUP = _adding_upsert(ConversationRollup, "uq_cost_conv_rollups_key")
+
+
 async def add_to_rollups(session: AsyncSession, entry: LedgerEntry) -> None:
     """Upsert the entry's totals into its daily rollup row (and conversation rollup row when it has one)."""
     sums = {
@@ -128,30 +146,21 @@ async def add_to_rollups(session: AsyncSession, entry: LedgerEntry) -> None:
         "cost": entry.cost,
     }
     day = local_day(entry.created_at)
-    daily = insert(DailyRollup).values(
-        organization_id=entry.organization_id,
-        day=day,
-        provider=entry.provider,
-        model=entry.model,
-        origin=entry.origin,
-        account_id=entry.account_id,
-        user_id=entry.user_id,
-        **sums,
-    )
     await session.execute(
-        daily.on_conflict_do_update(
-            constraint="uq_cost_daily_rollups_key",
-            set_={name: getattr(DailyRollup, name) + getattr(daily.excluded, name) for name in sums},
+        UPSERT_DAILY_ROLLUP,
+        {
+            "organization_id": entry.organization_id,
+            "day": day,
+            "provider": entry.provider,
+            "model": entry.model,
+            "origin": entry.origin,
+            "account_id": entry.account_id,
+            "user_id": entry.user_id,
+            **sums,
+        },
+    )
+    if entry.conversation_id is not None:
+        await session.execute(
+            UPSERT_CONVERSATION_ROLLUP,
+            {"organization_id": entry.organization_id, "day": day, "conversation_id": entry.conversation_id, **sums},
         )
-    )
-    if entry.conversation_id is None:
-        return
-    conversation = insert(ConversationRollup).values(
-        organization_id=entry.organization_id, day=day, conversation_id=entry.conversation_id, **sums
-    )
-    await session.execute(
-        conversation.on_conflict_do_update(
-            constraint="uq_cost_conv_rollups_key",
-            set_={name: getattr(ConversationRollup, name) + getattr(conversation.excluded, name) for name in sums},
-        )
-    )
