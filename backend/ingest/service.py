@@ -117,7 +117,6 @@ MAX_WXID = 128  # the width of every wxid column (conversations, contacts, messa
 
 async def accept_callback(directory: AccountDirectory, *, secret: str, body: bytes) -> AcceptResult:
     """Check, parse and store one callback (one INSERT); the answer GeWe should get."""
-    store = directory.repository.insert
     ref = await directory.resolve(secret)
     if ref is None:
         return AcceptResult(AcceptOutcome.unknown_secret, "no account has this callback URL")
@@ -126,16 +125,7 @@ async def accept_callback(directory: AccountDirectory, *, secret: str, body: byt
         payload = load_callback_body(body)
     except CallbackFormatError as exc:
         raw_text = body[:MAX_RAW_TEXT].decode("utf-8", "replace").replace("\x00", "\ufffd")
-        await store(
-            **base,
-            dedupe_key=f"malformed:{uuid.uuid4().hex}",
-            kind="malformed",
-            lane_key="",
-            raw=raw_text,
-            state=InboxState.malformed.value,
-            error=str(exc),
-        )
-        return AcceptResult(AcceptOutcome.malformed, str(exc))
+        return await _refuse(directory, base, InboxState.malformed, kind="malformed", raw=raw_text, reason=str(exc))
     raw = body.decode("utf-8-sig")
     event = parse_callback(payload, account_wxid=ref.wxid)
     if event.kind == EventKind.TEST_PACKET:
@@ -144,32 +134,14 @@ async def accept_callback(directory: AccountDirectory, *, secret: str, body: byt
         ref = await directory.resolve(secret, fresh=True) or ref
     if event.app_id and event.app_id != ref.app_id:
         reason = f"Appid {event.app_id} does not belong to this callback URL's account"
-        await store(
-            **base,
-            dedupe_key=f"rejected:{uuid.uuid4().hex}",
-            kind=event.kind.value,
-            lane_key="",
-            raw=raw,
-            state=InboxState.rejected.value,
-            error=reason,
-        )
-        return AcceptResult(AcceptOutcome.rejected, reason)
+        return await _refuse(directory, base, InboxState.rejected, kind=event.kind.value, raw=raw, reason=reason)
     too_long = next((wxid for wxid in (event.chat_id, event.sender_wxid) if len(wxid) > MAX_WXID), None)
     if too_long is not None:
         # No WeChat id is this long: kept for inspection and refused now, rather than failing every processing try.
         reason = f"wxid longer than {MAX_WXID} characters: {too_long[:40]}…"
-        await store(
-            **base,
-            dedupe_key=f"malformed:{uuid.uuid4().hex}",
-            kind=event.kind.value,
-            lane_key="",
-            raw=raw,
-            state=InboxState.malformed.value,
-            error=reason,
-        )
-        return AcceptResult(AcceptOutcome.malformed, reason)
+        return await _refuse(directory, base, InboxState.malformed, kind=event.kind.value, raw=raw, reason=reason)
     lane_key = event.chat_id
-    entry_id = await store(
+    entry_id = await directory.repository.insert(
         **base,
         dedupe_key=dedupe_key(event),
         kind=event.kind.value,
@@ -180,6 +152,22 @@ async def accept_callback(directory: AccountDirectory, *, secret: str, body: byt
     if entry_id is None:
         return AcceptResult(AcceptOutcome.duplicate)
     return AcceptResult(AcceptOutcome.accepted, entry_id=entry_id, lane_key=lane_key)
+
+
+async def _refuse(
+    directory: AccountDirectory, base: dict[str, Any], state: InboxState, *, kind: str, raw: str, reason: str
+) -> AcceptResult:
+    """Keep a refused callback for inspection (never taken for a duplicate) and answer why it was refused."""
+    await directory.repository.insert(
+        **base,
+        dedupe_key=f"{state.value}:{uuid.uuid4().hex}",
+        kind=kind,
+        lane_key="",
+        raw=raw,
+        state=state.value,
+        error=reason,
+    )
+    return AcceptResult(AcceptOutcome(state.value), reason)
 
 
 @dataclass(frozen=True, slots=True)

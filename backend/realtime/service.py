@@ -73,8 +73,8 @@ def publish(
 # Advances an organisation's counter by the number of events and stores them under the new numbers, in one
 # statement whatever their number; returns the first number (no row: no such organisation).
 STORE_EVENTS = text(
-    "with counter as (update organizations set event_seq = event_seq + cardinality(cast(:types as text[])) "
-    "where id = cast(:organization_id as uuid) returning id, event_seq - cardinality(cast(:types as text[])) as before), "
+    "with counter as (update organizations set event_seq = event_seq + :count "
+    "where id = cast(:organization_id as uuid) returning id, event_seq - :count as before), "
     "stored as (insert into realtime_events (organization_id, seq, type, rooms, data, created_at) "
     "select counter.id, counter.before + v.position, v.type, cast(v.rooms as jsonb), cast(v.data as jsonb), "
     "cast(:at as timestamptz) "
@@ -103,6 +103,7 @@ def _number_events(session: Session) -> None:
             {
                 "organization_id": organization_id,
                 "at": at,
+                "count": len(batch),
                 "types": [event.type for event in batch],
                 "rooms": [json.dumps(event.rooms) for event in batch],
                 "data": [json.dumps(event.data) for event in batch],

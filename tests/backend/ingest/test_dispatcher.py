@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
-from backend.accounts.models import Account
 from backend.config import Settings
 from backend.core.db import Database
 from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, WorkItem, lane_of
@@ -28,14 +27,6 @@ from tests.backend.ingest.support import accept_only
 APP_ID = "wx_burstaccount00000001"
 ACCOUNT_WXID = "wxid_burstaccount01"
 WORKER = Path(__file__).with_name("ingest_worker.py")
-
-
-@pytest.fixture
-async def account(make_org, make_account) -> Account:
-    """A logged-in account of a fresh organisation."""
-    organization = await make_org()
-    created: Account = await make_account(organization, app_id=APP_ID, wxid=ACCOUNT_WXID)
-    return created
 
 
 def _body(customer: int, seq: int) -> bytes:

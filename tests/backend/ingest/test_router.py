@@ -23,14 +23,6 @@ ACCOUNT_WXID = "wxid_salesaccount01"
 CUSTOMER = "wxid_customer0001"
 
 
-@pytest.fixture
-async def account(make_org, make_account) -> Account:
-    """A logged-in account of a fresh organisation."""
-    organization = await make_org()
-    created: Account = await make_account(organization, app_id=APP_ID, wxid=ACCOUNT_WXID)
-    return created
-
-
 async def _post(client: Any, account: Account, payload: Any) -> Any:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return await client.post(f"/callbacks/gewe/{account.callback_secret}", content=body)

@@ -6,7 +6,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import pytest
 from sqlalchemy import func, select
 
 from backend.accounts import service as accounts
@@ -22,14 +21,6 @@ from tests.backend.ingest.support import accept_only
 
 APP_ID = "wx_batchaccount00000001"
 ACCOUNT_WXID = "wxid_batchaccount01"
-
-
-@pytest.fixture
-async def account(make_org, make_account) -> Account:
-    """A logged-in account of a fresh organisation, answered by the AI."""
-    organization = await make_org()
-    created: Account = await make_account(organization, app_id=APP_ID, wxid=ACCOUNT_WXID)
-    return created
 
 
 def _from_customer(customer: str, text: str) -> bytes:
