@@ -479,8 +479,8 @@ def _publish_new(session: AsyncSession, message: Message) -> None:
 async def _store_customer_messages(session: AsyncSession, items: list[_Pending]) -> list[ReplyJob | None]:
     """Store a batch of customers' messages and apply the handoff rules; the reply each one is owed.
 
-    Set-based: one conversations upsert, one messages INSERT, one conversations UPDATE and one locking SELECT
-    for the whole batch, whatever its size; only the rules run per message.
+    Set-based: one conversations upsert, one messages INSERT and one conversations UPDATE (which loads and locks
+    them) for the whole batch, whatever its size; only the rules run per message.
     """
     if not items:
         return []
