@@ -3,6 +3,7 @@
 from backend.llm.gateway import GatewayConfig, LLMGateway
 from backend.llm.providers import ProviderConfig
 from backend.llm.types import (
+    BudgetCheck,
     BudgetExceeded,
     CallContext,
     ChatResult,
@@ -13,6 +14,7 @@ from backend.llm.types import (
 )
 
 __all__ = [
+    "BudgetCheck",
     "BudgetExceeded",
     "CallContext",
     "ChatResult",

@@ -32,6 +32,7 @@ from backend.llm.providers import (
 )
 from backend.llm.structured import OutputSpec
 from backend.llm.types import (
+    BudgetCheck,
     BudgetExceeded,
     CallContext,
     ChatResult,
@@ -93,6 +94,7 @@ class _Answer:
     request_id: str
     latency_ms: int
     cost: Decimal
+    booking: asyncio.Task[Decimal] | None = None
 
 
 class LLMGateway:
@@ -126,13 +128,24 @@ class LLMGateway:
         temperature: float | None = None,
         chat_id: str | None = None,
         variables: dict[str, str] | None = None,
+        budget: BudgetCheck | None = None,
+        book_in_background: bool = False,
     ) -> ChatResult:
-        """Answer a chat; raises BudgetExceeded, LLMUnavailable or StructuredOutputError."""
-        downgrade, budgeted = await self._enforce_budgets(context)
-        call = _Call(uuid.uuid4(), context, purpose, budgeted=budgeted)
+        """Answer a chat; raises BudgetExceeded, LLMUnavailable or StructuredOutputError.
+
+        `budget` is a `check_budgets` the caller ran just before (side by side with its own reads); without it the
+        budgets are checked here. With `book_in_background` (plain text calls) the answer returns as soon as the
+        provider gave it and its ledger write goes on beside the caller's next step: `result.booked_cost()` waits
+        for it.
+        """
         output = OutputSpec.build(response_model, json_schema)
+        if book_in_background and output is not None:
+            raise ValueError("book_in_background is for plain text calls (a structured answer may need a repair)")
+        check = budget or await self.check_budgets(context)
+        downgrade = check.downgrade
+        call = _Call(uuid.uuid4(), context, purpose, budgeted=check.budgeted)
         request = ProviderRequest(messages, "", output, temperature, chat_id, variables)
-        answer = await self._complete(call, request, model=model, downgrade=downgrade)
+        answer = await self._complete(call, request, model=model, downgrade=downgrade, book_later=book_in_background)
         answers = [answer]
         parsed: Any = None
         if output is not None:
@@ -169,6 +182,7 @@ class LLMGateway:
             cost=sum((a.cost for a in answers), Decimal(0)),
             attempts=call.attempts,
             downgraded=downgrade is not None,
+            booking=answer.booking,
         )
 
     def model_for(self, index: int, *, purpose: str, model: str | None, downgrade: str | None) -> str:
@@ -185,8 +199,8 @@ class LLMGateway:
             return provider.cheap_model
         return provider.model
 
-    async def _enforce_budgets(self, context: CallContext) -> tuple[str | None, bool]:
-        """Refuse the call or pick the downgrade model by the budgets already exceeded; (downgrade, any budget applies)."""
+    async def check_budgets(self, context: CallContext) -> BudgetCheck:
+        """Refuse a call about to start (BudgetExceeded) or pick its downgrade model by the budgets already exceeded."""
         async with self.database.sessionmaker() as session:
             statuses = await budgets.applicable_statuses(
                 session, organization_id=context.organization_id, user_id=context.user_id, account_id=context.account_id
@@ -204,12 +218,21 @@ class LLMGateway:
                 )
             if action == "downgrade_model" and downgrade is None:
                 downgrade = status.budget.downgrade_model or self.primary.cheap_model or self.primary.model
-        return downgrade, bool(statuses)
+        return BudgetCheck(downgrade=downgrade, budgeted=bool(statuses))
 
     async def _complete(
-        self, call: _Call, request: ProviderRequest, *, model: str | None, downgrade: str | None
+        self,
+        call: _Call,
+        request: ProviderRequest,
+        *,
+        model: str | None,
+        downgrade: str | None,
+        book_later: bool = False,
     ) -> _Answer:
-        """Try each provider in turn, retrying transient failures with exponential back-off and full jitter."""
+        """Try each provider in turn, retrying transient failures with exponential back-off and full jitter.
+
+        Failed attempts are booked before the next one; with `book_later` the answer's own booking is left running.
+        """
         for index, provider in enumerate(self.providers):
             config = provider.config
             chosen = self.model_for(index, purpose=call.purpose, model=model, downgrade=downgrade)
@@ -254,10 +277,14 @@ class LLMGateway:
                     continue
                 latency = int((time.monotonic() - started) * 1000)
                 status = "ok" if index == 0 else "fallback"
-                cost = await self._meter(
+                booking = self._meter(
                     call, config, reply.model or chosen, request_id, status, reply.usage, latency, None, reply
                 )
-                return _Answer(reply, config, request_id, latency, cost)
+                if book_later:
+                    task = self._spawn(booking)
+                    task.add_done_callback(_log_failed_booking)
+                    return _Answer(reply, config, request_id, latency, Decimal(0), task)
+                return _Answer(reply, config, request_id, latency, await booking)
         summary = "; ".join(f"{name}: {status} ({error})" for name, status, error in call.failures[-3:])
         raise LLMUnavailable(f"every LLM provider failed: {summary}", attempts=call.failures)
 
@@ -392,13 +419,14 @@ class LLMGateway:
         else:
             await session.commit()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def wait_idle(self) -> None:
-        """Wait for background webhook deliveries to finish."""
+        """Wait for background bookings and webhook deliveries to finish."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -407,3 +435,9 @@ class LLMGateway:
         await self.wait_idle()
         for provider in self.providers:
             await provider.aclose()
+
+
+def _log_failed_booking(task: asyncio.Task[Decimal]) -> None:
+    """A ledger write left running must not fail unseen, whether or not its caller waits for it."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("an answered LLM call could not be booked", exc_info=error)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -46,6 +47,14 @@ class Usage:
         )
 
 
+@dataclass(frozen=True)
+class BudgetCheck:
+    """What the budgets say about a call about to start (`LLMGateway.check_budgets`)."""
+
+    downgrade: str | None = None  # the model to ask instead, when an exceeded budget downgrades
+    budgeted: bool = False  # whether any budget applies to the call
+
+
 @dataclass
 class ChatResult:
     """The answer of a logical call (after retries, fallback and structured-output repair)."""
@@ -62,6 +71,15 @@ class ChatResult:
     cost: Decimal = Decimal(0)
     attempts: int = 1
     downgraded: bool = False
+    # Set by `chat(book_in_background=True)`: the ledger write still running; its result is the cost.
+    booking: asyncio.Task[Decimal] | None = field(default=None, repr=False, compare=False)
+
+    async def booked_cost(self) -> Decimal:
+        """The call's cost once it is in the ledger (waits for a booking left running in the background)."""
+        if self.booking is not None:
+            self.cost = await self.booking
+            self.booking = None
+        return self.cost
 
 
 class LLMError(AppError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.accounts.gewe import GeweGateway
@@ -23,7 +23,7 @@ from backend.conversations.policy import Policy, effective_policy
 from backend.conversations.service import ReplyJob
 from backend.core.metrics import REPLIES
 from backend.llm.gateway import LLMGateway
-from backend.llm.types import BudgetExceeded, CallContext, ChatResult, LLMError
+from backend.llm.types import BudgetCheck, BudgetExceeded, CallContext, ChatResult, LLMError
 from backend.llm.types import Message as ChatMessage
 from backend.messages import service as messages
 from backend.messages.models import Conversation, Message
@@ -84,14 +84,17 @@ class Draft:
 async def _load(session: AsyncSession, job: ReplyJob) -> Context | None:
     found = (
         await session.execute(
-            select(Conversation, Account)
+            select(Conversation, Account, Contact)
             .join(Account, Account.id == Conversation.account_id)
+            .outerjoin(
+                Contact, and_(Contact.account_id == Conversation.account_id, Contact.wxid == Conversation.chat_wxid)
+            )
             .where(Conversation.id == job.conversation_id)
         )
     ).first()
     if found is None:
         return None
-    conversation, account = found
+    conversation, account, contact = found
     policy = await effective_policy(session, organization_id=account.organization_id, account_id=account.id)
     history = list(
         await session.scalars(
@@ -102,9 +105,6 @@ async def _load(session: AsyncSession, job: ReplyJob) -> Context | None:
         )
     )
     history.reverse()
-    contact = await session.scalar(
-        select(Contact).where(Contact.account_id == account.id, Contact.wxid == conversation.chat_wxid)
-    )
     return Context(
         account=account,
         conversation=conversation,
@@ -112,6 +112,21 @@ async def _load(session: AsyncSession, job: ReplyJob) -> Context | None:
         history=history,
         customer_tags=list(contact.tags) if contact else [],
         customer_name=(contact.remark or contact.nickname) if contact else "",
+    )
+
+
+async def _knowledge(deps: ReplyDeps, context: Context) -> list[kb.Hit]:
+    """The knowledge-base hits for the customer's latest words (none when the policy turns retrieval off)."""
+    question = _question(context)
+    if not context.policy.kb_top_k or not question:
+        return []
+    return await kb.retrieve(
+        deps.kb_engine,
+        deps.embedder(),
+        question,
+        k=context.policy.kb_top_k,
+        tags=context.policy.kb_tags or None,
+        organization_id=context.account.organization_id,
     )
 
 
@@ -145,12 +160,10 @@ def build_prompt(context: Context) -> list[ChatMessage]:
 async def _send(deps: ReplyDeps, context: Context, text: str, *, lease_version: int, holder: str) -> Message:
     """Send as the AI if the lease is unchanged (raises SendDropped otherwise); commits at once."""
     async with deps.sessionmaker() as session:
-        account = await session.get(Account, context.account.id)
-        assert account is not None
         try:
             message = await messages.send(
                 session,
-                account=account,
+                account=await session.merge(context.account, load=False),
                 to_wxid=context.conversation.chat_wxid,
                 content=Outgoing(text=text),
                 sent_by="ai",
@@ -166,18 +179,31 @@ async def _send(deps: ReplyDeps, context: Context, text: str, *, lease_version: 
         return message
 
 
-async def _generate(deps: ReplyDeps, context: Context, job: ReplyJob, draft: Draft) -> None:
-    """Ask the LLM (with the slow-answer placeholder) and check the answer; fills `draft`."""
-    call = deps.llm.chat(
+def _call_context(context: Context) -> CallContext:
+    return CallContext(
+        organization_id=context.account.organization_id,
+        origin="ai_reply",
+        account_id=context.account.id,
+        conversation_id=context.conversation.id,
+    )
+
+
+async def _ask(deps: ReplyDeps, context: Context, budget: Awaitable[BudgetCheck]) -> ChatResult:
+    """The LLM's answer; its ledger write goes on while the answer is checked and sent."""
+    return await deps.llm.chat(
         build_prompt(context),
         purpose="reply",
-        context=CallContext(
-            organization_id=context.account.organization_id,
-            origin="ai_reply",
-            account_id=context.account.id,
-            conversation_id=context.conversation.id,
-        ),
+        context=_call_context(context),
+        budget=await budget,
+        book_in_background=True,
     )
+
+
+async def _generate(
+    deps: ReplyDeps, context: Context, job: ReplyJob, draft: Draft, budget: Awaitable[BudgetCheck]
+) -> None:
+    """Ask the LLM (with the slow-answer placeholder) and check the answer; fills `draft`."""
+    call = _ask(deps, context, budget)
     task = asyncio.ensure_future(asyncio.wait_for(call, context.policy.llm_timeout_seconds))
     policy = context.policy
     if policy.placeholder_enabled:
@@ -218,23 +244,19 @@ async def run(deps: ReplyDeps, job: ReplyJob) -> ReplyDecision | None:
     started = time.perf_counter()
     async with deps.sessionmaker() as session:
         context = await _load(session, job)
-        if context is None:
+    if context is None:
+        return None
+    budget: asyncio.Task[BudgetCheck] | None = None
+    if job.kind == "answer":
+        if context.conversation.lease_version != job.lease_version or context.conversation.holder != "ai":
             return None
-        if job.kind == "answer" and (
-            context.conversation.lease_version != job.lease_version or context.conversation.holder != "ai"
-        ):
-            return None
-        if job.kind == "answer" and context.policy.kb_top_k:
-            question = _question(context)
-            if question:
-                context.hits = await kb.retrieve(
-                    deps.kb_engine,
-                    deps.embedder(),
-                    question,
-                    k=context.policy.kb_top_k,
-                    tags=context.policy.kb_tags or None,
-                    organization_id=context.account.organization_id,
-                )
+        # The budget check and the knowledge lookup go to the database side by side.
+        budget = asyncio.create_task(deps.llm.check_budgets(_call_context(context)))
+        try:
+            context.hits = await _knowledge(deps, context)
+        except BaseException:
+            budget.cancel()
+            raise
     draft = Draft()
     # An answer is sent only while the AI holds the lease; a handoff acknowledgement under the handoff's own lease.
     holder = context.conversation.holder if job.kind == "ack" else "ai"
@@ -243,7 +265,8 @@ async def run(deps: ReplyDeps, job: ReplyJob) -> ReplyDecision | None:
             draft.outcome, draft.reason = "handoff", context.conversation.mode_reason
             draft.text = context.policy.handoff_ack_text
         else:
-            await _generate(deps, context, job, draft)
+            assert budget is not None
+            await _generate(deps, context, job, draft, budget)
         if draft.text and draft.outcome in ("sent", "handoff"):
             delay = min(len(draft.text) * context.policy.typing_seconds_per_char, context.policy.max_typing_seconds)
             if delay:
@@ -255,6 +278,8 @@ async def run(deps: ReplyDeps, job: ReplyJob) -> ReplyDecision | None:
     except SendDropped as exc:
         draft.outcome, draft.reason = "dropped", f"生成期间会话已被接管，回复作废：{exc.reason}"
     latency_ms = int((time.perf_counter() - started) * 1000)
+    if draft.result is not None:
+        await draft.result.booked_cost()
     async with deps.sessionmaker() as session:
         if job.kind == "answer" and draft.outcome in ("handoff", "blocked", "failed"):
             await conversations.hand_to_people(

@@ -14,7 +14,7 @@ from backend.auth.models import Role
 from backend.cost import budgets
 from backend.cost.models import Budget, LedgerEntry
 from backend.cost.periods import today
-from backend.llm import BudgetExceeded, CallContext
+from backend.llm import BudgetCheck, BudgetExceeded, CallContext
 from backend.realtime.models import RealtimeEvent
 from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
 
@@ -150,6 +150,23 @@ async def test_downgrade_model_switches_to_the_cheaper_model(
 
     assert [r["model"] for r in llm_stub.requests] == ["deepseek-chat", "deepseek-lite"]
     assert (first.downgraded, second.downgraded, second.model) == (False, True, "deepseek-lite")
+
+
+async def test_a_call_follows_the_budget_check_its_caller_made_beforehand(
+    db, make_org, make_gateway, llm_stub: LLMStub, priced
+) -> None:
+    org = await make_org()
+    await add_budget(db, org.id, quota=Decimal("0.002"), hard_action="downgrade_model", downgrade_model="deepseek-lite")
+    llm_stub.default = Reply(prompt_tokens=1000, completion_tokens=0)
+    gateway = make_gateway(stub_provider(llm_stub, model="deepseek-chat"))
+    checked_before = await gateway.check_budgets(CallContext(org.id))
+    await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id))  # uses the quota up
+
+    await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id), budget=checked_before)
+    await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id))
+
+    assert checked_before == BudgetCheck(downgrade=None, budgeted=True)
+    assert [r["model"] for r in llm_stub.requests] == ["deepseek-chat", "deepseek-chat", "deepseek-lite"]
 
 
 async def test_an_account_budget_only_counts_and_limits_that_account(

@@ -46,6 +46,37 @@ async def test_ledger_cost_equals_tokens_times_price_including_cached_tokens(
     assert result.offline is False
 
 
+async def test_a_call_booked_in_background_answers_before_its_ledger_row_is_written(
+    db, make_org, make_gateway, llm_stub: LLMStub
+) -> None:
+    org = await make_org()
+    await insert_price(
+        db, provider="deepseek", model="deepseek-chat", input_rate="2", cached_rate="0.2", output_rate="3"
+    )
+    llm_stub.then(Reply(prompt_tokens=1000, completion_tokens=100))
+    gateway = make_gateway(stub_provider(llm_stub))
+
+    result = await gateway.chat(HELLO, purpose="reply", context=CallContext(org.id), book_in_background=True)
+    booking_was_running = result.booking is not None and not result.booking.done()
+    cost = await result.booked_cost()
+
+    (row,) = await ledger(db)
+    assert booking_was_running
+    assert cost == result.cost == row.cost == Decimal("0.00230000")
+
+
+async def test_a_structured_call_cannot_be_booked_in_background(db, make_org, make_gateway, llm_stub: LLMStub) -> None:
+    org = await make_org()
+    gateway = make_gateway(stub_provider(llm_stub))
+
+    with pytest.raises(ValueError, match="plain text"):
+        await gateway.chat(
+            HELLO, purpose="classify", context=CallContext(org.id), response_model=Intent, book_in_background=True
+        )
+
+    assert llm_stub.requests == []
+
+
 async def test_ledger_row_carries_the_call_context(db, make_org, make_gateway, llm_stub: LLMStub) -> None:
     org = await make_org()
     user_id, account_id, conversation_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

@@ -36,6 +36,7 @@ async def test_a_timing_out_model_is_replaced_by_the_fallback_and_the_customer_i
     await workbench.say("卫衣有XL码吗？")
 
     assert await workbench.wait_sent(1) == ["有的，XL 码有货。"]
+    await workbench.settle()  # the answer's ledger row is written beside the send
     assert await _ledger_statuses(workbench) == [("deepseek-chat", "timeout"), ("qwen-plus", "fallback")]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from backend.auth.models import Role
+from backend.cost.models import Budget
 from backend.replies.checks import UNSURE_MARKER
 from backend.replies.models import ReplyDecision
 from tests.backend.conversations.support import Workbench
@@ -52,6 +54,34 @@ async def test_a_failing_model_hands_the_conversation_to_people(workbench: Workb
     decision = await _decision(workbench)
     assert decision.outcome == "handoff" and "AI 暂时无法回答" in conversation.mode_reason
     assert workbench.sent_to() == []
+
+
+async def test_a_used_up_ai_budget_hands_the_next_conversation_turn_to_people(
+    workbench: Workbench, llm_stub: LLMStub
+) -> None:
+    async with workbench.db.sessionmaker() as session:
+        session.add(
+            Budget(
+                organization_id=workbench.organization.id,
+                name="AI 接待预算",
+                scope="organization",
+                period="monthly",
+                quota_kind="tokens",
+                quota=Decimal(50),  # the first answer uses it up
+                hard_action="stop_ai",
+            )
+        )
+        await session.commit()
+    await workbench.say("面膜多少钱？")
+    await workbench.wait_sent(1)
+    await workbench.settle()
+
+    await workbench.say("有优惠吗？")
+
+    conversation = await workbench.wait_mode("pending_human")
+    decision = await _decision(workbench)
+    assert decision.outcome == "handoff" and "AI 预算已用完" in conversation.mode_reason
+    assert len(llm_stub.requests) == 1 and len(workbench.sent_to()) == 1
 
 
 async def test_an_unsure_model_answers_and_queues_for_people(workbench: Workbench, llm_stub: LLMStub) -> None:
