@@ -12,30 +12,13 @@ from sqlalchemy import select, text
 
 from backend.auth.models import Role
 from backend.cost import budgets
-from backend.cost.models import Budget, LedgerEntry
+from backend.cost.models import LedgerEntry
 from backend.cost.periods import today
 from backend.llm import BudgetCheck, BudgetExceeded, CallContext
 from backend.realtime.models import RealtimeEvent
-from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
+from tests.fixtures.llm_stub import LLMStub, Reply, add_budget, insert_price, stub_provider
 
 HELLO = [{"role": "user", "content": "在吗"}]
-
-
-async def add_budget(db, organization_id: uuid.UUID, **fields) -> Budget:
-    values = {
-        "name": "月度预算",
-        "scope": "organization",
-        "period": "monthly",
-        "quota_kind": "money",
-        "quota": Decimal("0.01"),
-        "hard_action": "alert",
-        **fields,
-    }
-    async with db.sessionmaker() as session:
-        budget = Budget(organization_id=organization_id, **values)
-        session.add(budget)
-        await session.commit()
-        return budget
 
 
 async def alerts(db, organization_id: uuid.UUID) -> list[dict]:

@@ -14,7 +14,7 @@ from backend.cost import webhooks
 from backend.cost.models import Budget
 from backend.llm import CallContext
 from tests.fixtures.db import app_client
-from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
+from tests.fixtures.llm_stub import LLMStub, Reply, add_budget, insert_price, stub_provider
 
 ALERT = {"level": "hard", "name": "月度预算"}
 
@@ -121,20 +121,8 @@ async def test_a_budget_alert_is_not_posted_to_a_loopback_webhook_by_default(
         db, provider="deepseek", model="deepseek-chat", input_rate="2", cached_rate="0.2", output_rate="3"
     )
     org = await make_org()
-    async with db.sessionmaker() as session:
-        session.add(
-            Budget(
-                organization_id=org.id,
-                name="月度预算",
-                scope="organization",
-                period="monthly",
-                quota_kind="money",
-                quota=Decimal("0.002"),
-                hard_action="alert",
-                webhook_url=f"{llm_stub.url}/webhook",  # stored before the check existed, or by hand
-            )
-        )
-        await session.commit()
+    # Stored before the check existed, or by hand.
+    await add_budget(db, org.id, quota=Decimal("0.002"), webhook_url=f"{llm_stub.url}/webhook")
     llm_stub.default = Reply(prompt_tokens=1000, completion_tokens=0)
     gateway = make_gateway(stub_provider(llm_stub))
 

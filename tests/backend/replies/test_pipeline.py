@@ -9,11 +9,10 @@ import httpx
 from sqlalchemy import select
 
 from backend.auth.models import Role
-from backend.cost.models import Budget
 from backend.replies.checks import UNSURE_MARKER
 from backend.replies.models import ReplyDecision
 from tests.backend.conversations.support import Workbench
-from tests.fixtures.llm_stub import LLMStub, Reply
+from tests.fixtures.llm_stub import LLMStub, Reply, add_budget
 
 
 async def _policy(bench: Workbench, login: Any, settings: dict[str, Any]) -> None:
@@ -59,19 +58,10 @@ async def test_a_failing_model_hands_the_conversation_to_people(workbench: Workb
 async def test_a_used_up_ai_budget_hands_the_next_conversation_turn_to_people(
     workbench: Workbench, llm_stub: LLMStub
 ) -> None:
-    async with workbench.db.sessionmaker() as session:
-        session.add(
-            Budget(
-                organization_id=workbench.organization.id,
-                name="AI 接待预算",
-                scope="organization",
-                period="monthly",
-                quota_kind="tokens",
-                quota=Decimal(50),  # the first answer uses it up
-                hard_action="stop_ai",
-            )
-        )
-        await session.commit()
+    # The first answer uses the quota up.
+    await add_budget(
+        workbench.db, workbench.organization.id, quota_kind="tokens", quota=Decimal(50), hard_action="stop_ai"
+    )
     await workbench.say("面膜多少钱？")
     await workbench.wait_sent(1)
     await workbench.settle()

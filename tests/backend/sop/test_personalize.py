@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.cost.models import Budget, LedgerEntry
+from backend.cost.models import LedgerEntry
 from backend.realtime.models import RealtimeEvent
 from backend.sop.models import Sop
 from tests.backend.sop.support import SopWorld
-from tests.fixtures.llm_stub import LLMStub, Reply, insert_price, stub_provider
+from tests.fixtures.llm_stub import LLMStub, Reply, add_budget, insert_price, stub_provider
 
 
 async def _personalised_sop(world: SopWorld) -> Sop:
@@ -45,19 +45,9 @@ async def test_a_hard_budget_with_pause_sop_pauses_the_sop_and_alerts(
     await insert_price(
         world.db, provider="deepseek", model="deepseek-chat", input_rate="2", cached_rate="0.2", output_rate="3"
     )
-    async with world.db.sessionmaker() as session:
-        session.add(
-            Budget(
-                organization_id=world.organization.id,
-                name="SOP 日预算",
-                scope="organization",
-                period="daily",
-                quota_kind="money",
-                quota=Decimal("0"),
-                hard_action="pause_sop",
-            )
-        )
-        await session.commit()
+    await add_budget(
+        world.db, world.organization.id, name="SOP 日预算", period="daily", quota=Decimal(0), hard_action="pause_sop"
+    )
     sop = await _personalised_sop(world)
 
     await world.dispatcher(llm=make_gateway(stub_provider(llm_stub))).drain()
