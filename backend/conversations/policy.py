@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.conversations.models import ConversationPolicy
@@ -99,17 +99,19 @@ async def stored_settings(
     return dict(row or {})
 
 
+# Built once: every processed message batch and every reply reads the policy.
+EFFECTIVE_SETTINGS = select(ConversationPolicy.account_id, ConversationPolicy.settings).where(
+    ConversationPolicy.organization_id == bindparam("organization_id"),
+    ConversationPolicy.account_id.is_(None) | (ConversationPolicy.account_id == bindparam("account_id")),
+)
+
+
 async def effective_settings(
     session: AsyncSession, *, organization_id: uuid.UUID, account_id: uuid.UUID | None
 ) -> dict[str, Any]:
     """The organisation's settings with the account's overrides laid over them."""
     rows = (
-        await session.execute(
-            select(ConversationPolicy.account_id, ConversationPolicy.settings).where(
-                ConversationPolicy.organization_id == organization_id,
-                (ConversationPolicy.account_id.is_(None)) | (ConversationPolicy.account_id == account_id),
-            )
-        )
+        await session.execute(EFFECTIVE_SETTINGS, {"organization_id": organization_id, "account_id": account_id})
     ).all()
     combined: dict[str, Any] = {}
     for _, settings in sorted(rows, key=lambda row: row[0] is not None):

@@ -414,7 +414,8 @@ async def on_inbound(
         return None
     if message.direction != "in":
         return None
-    conversation.last_customer_message_at = now
+    if conversation.last_customer_message_at != now:  # a batch has set it already: leave the row clean, no flush
+        conversation.last_customer_message_at = now
     if conversation.mode == "closed":
         await change_mode(
             session,

@@ -7,15 +7,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, bindparam, case, select, text, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, Row, Select, String, Uuid, any_, bindparam, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from backend.accounts import service as accounts
 from backend.accounts.models import Account, AccountStatus
@@ -253,18 +252,24 @@ async def process_entries(session: AsyncSession, *, entry_ids: list[int]) -> lis
 
 
 # The hot path's statements are built once: building a statement costs more than executing a cached one.
+# The chats come first, by primary key, and their pending rows then by the partial index of pending rows: left to
+# itself the planner may instead look through every row the account ever received for the chats' ids.
+_CHATS_OF_ENTRIES = (
+    select(InboxEntry.account_id, InboxEntry.lane_key)
+    .where(InboxEntry.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .distinct()
+    .cte("chats_of_entries")
+    .prefix_with("MATERIALIZED")
+)
 PENDING_OF_CHATS = (
     select(*PENDING_COLUMNS, Account)
-    .join(Account, Account.id == InboxEntry.account_id)
-    .where(
-        tuple_(InboxEntry.account_id, InboxEntry.lane_key).in_(
-            select(InboxEntry.account_id, InboxEntry.lane_key).where(
-                InboxEntry.id.in_(bindparam("ids", expanding=True))
-            )
-        ),
-        InboxEntry.state == InboxState.accepted,
-        InboxEntry.id <= bindparam("up_to"),
+    .join(
+        _CHATS_OF_ENTRIES,
+        (_CHATS_OF_ENTRIES.c.account_id == InboxEntry.account_id)
+        & (_CHATS_OF_ENTRIES.c.lane_key == InboxEntry.lane_key),
     )
+    .join(Account, Account.id == InboxEntry.account_id)
+    .where(InboxEntry.state == InboxState.accepted, InboxEntry.id <= bindparam("up_to"))
     .order_by(InboxEntry.id)
     .with_for_update(of=InboxEntry)  # not the account: lanes of one account must not wait for each other
 )
@@ -324,21 +329,27 @@ async def _apply(
     return [results[row_id] for row_id in sorted(results)]
 
 
+def _chat_arrays(chats: Iterable[tuple[uuid.UUID, str]]) -> dict[str, list[Any]]:
+    """(account, chat) pairs as the two parallel arrays the `unnest` statements below take."""
+    pairs = sorted(chats)
+    return {"accounts": [account_id for account_id, _ in pairs], "chats": [chat for _, chat in pairs]}
+
+
+# (account, chat) pairs go in as two arrays joined through unnest: one statement text whatever their number
+# (an expanding IN is rendered anew for every batch size).
+_CHATS = "unnest(cast(:accounts as uuid[]), cast(:chats as text[])) as v(account_id, wxid)"
+BUSY_CONVERSATIONS = text(
+    f"select c.account_id, c.chat_wxid from conversations as c join {_CHATS} "
+    "on c.account_id = v.account_id and c.chat_wxid = v.wxid "
+    f"where c.id not in (select f.id from conversations as f join {_CHATS} "
+    "on f.account_id = v.account_id and f.chat_wxid = v.wxid for update of f skip locked)"
+).columns(account_id=Uuid, chat_wxid=String)
+
+
 async def _busy_conversations(session: AsyncSession, chats: set[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
     """The chats whose conversation row another transaction has locked; the others are locked here and now."""
-    rows = await session.execute(BUSY_CONVERSATIONS, {"chats": sorted(chats)})
+    rows = await session.execute(BUSY_CONVERSATIONS, _chat_arrays(chats))
     return {(account_id, chat_wxid) for account_id, chat_wxid in rows}
-
-
-_free = aliased(Conversation)
-BUSY_CONVERSATIONS = select(Conversation.account_id, Conversation.chat_wxid).where(
-    tuple_(Conversation.account_id, Conversation.chat_wxid).in_(bindparam("chats", expanding=True)),
-    Conversation.id.not_in(
-        select(_free.id)
-        .where(tuple_(_free.account_id, _free.chat_wxid).in_(bindparam("chats", expanding=True)))
-        .with_for_update(skip_locked=True)
-    ),
-)
 
 
 def _result(item: _Pending, *, reply_job: ReplyJob | None = None, went_offline: bool = False) -> ProcessResult:
@@ -550,13 +561,14 @@ async def _contact_tags(session: AsyncSession, chats: list[Conversation]) -> dic
     """The tags of the contacts behind private conversations, in one query."""
     if not chats:
         return {}
-    rows = await session.execute(CONTACT_TAGS, {"chats": [(c.account_id, c.chat_wxid) for c in chats]})
+    rows = await session.execute(CONTACT_TAGS, _chat_arrays((c.account_id, c.chat_wxid) for c in chats))
     return {(account_id, wxid): list(tags or []) for account_id, wxid, tags in rows}
 
 
-CONTACT_TAGS = select(Contact.account_id, Contact.wxid, Contact.tags).where(
-    tuple_(Contact.account_id, Contact.wxid).in_(bindparam("chats", expanding=True))
-)
+CONTACT_TAGS = text(
+    f"select k.account_id, k.wxid, k.tags from contacts as k join {_CHATS} on k.account_id = v.account_id "
+    "and k.wxid = v.wxid"
+).columns(account_id=Uuid, wxid=String, tags=Contact.tags.type)
 
 
 async def record_failure(session: AsyncSession, *, entry_id: int, error: str, max_attempts: int) -> None:

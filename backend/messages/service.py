@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Boolean, Table, literal_column, select, text, update
+from sqlalchemy import Boolean, String, Uuid, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,14 +84,39 @@ async def touch_conversation(
 
 
 # Set-based counterparts of upsert_conversation, touch_conversation and insert_message_once for a batch of
-# messages, built once so SQLAlchemy compiles them once; each runs as one statement whatever the batch size.
-_conversations_insert = insert(cast(Table, Conversation.__table__))  # Core: no ORM bulk machinery
-UPSERT_CONVERSATIONS = _conversations_insert.on_conflict_do_update(
-    index_elements=[Conversation.account_id, Conversation.chat_wxid],
-    set_={"is_group": _conversations_insert.excluded.is_group},
-).returning(Conversation.account_id, Conversation.chat_wxid, Conversation.id, literal_column("xmax = 0", Boolean))
-INSERT_MESSAGES = (
-    insert(Message).on_conflict_do_nothing(index_elements=[Message.account_id, Message.new_msg_id]).returning(Message)
+# messages: each takes its rows as column arrays through unnest, so one statement text (prepared once per
+# connection) serves every batch size, where a multi-row VALUES would be a new statement for each size.
+UPSERT_CONVERSATIONS = text(
+    "insert into conversations (id, organization_id, account_id, chat_wxid, is_group) "
+    "select * from unnest(cast(:id as uuid[]), cast(:organization_id as uuid[]), cast(:account_id as uuid[]), "
+    "cast(:chat_wxid as text[]), cast(:is_group as boolean[])) "
+    "on conflict (account_id, chat_wxid) do update set is_group = excluded.is_group "
+    "returning account_id, chat_wxid, id, xmax = 0 as created"
+).columns(account_id=Uuid, chat_wxid=String, id=Uuid, created=Boolean)
+_MESSAGE_ARRAYS = {
+    "organization_id": "uuid",
+    "account_id": "uuid",
+    "conversation_id": "uuid",
+    "new_msg_id": "text",
+    "msg_id": "text",
+    "kind": "text",
+    "direction": "text",
+    "is_self_sent": "boolean",
+    "sent_by": "text",
+    "sender_wxid": "text",
+    "text": "text",
+    "payload": "text",  # JSON text, made jsonb in the select list
+    "status": "text",
+    "sent_at": "timestamptz",
+}
+INSERTED_MESSAGES = select(Message).from_statement(
+    text(
+        f"insert into messages ({', '.join(_MESSAGE_ARRAYS)}) select "
+        + ", ".join("cast(v.payload as jsonb)" if column == "payload" else f"v.{column}" for column in _MESSAGE_ARRAYS)
+        + " from unnest("
+        + ", ".join(f"cast(:{column} as {kind}[])" for column, kind in _MESSAGE_ARRAYS.items())
+        + f") as v({', '.join(_MESSAGE_ARRAYS)}) on conflict (account_id, new_msg_id) do nothing returning messages.*"
+    )
 )
 TOUCH_CONVERSATIONS = text(
     "update conversations as c set last_message_at = v.at, last_message_preview = v.preview, "
@@ -107,7 +133,14 @@ async def upsert_conversations(
     session: AsyncSession, rows: list[dict[str, Any]]
 ) -> dict[tuple[uuid.UUID, str], tuple[uuid.UUID, bool]]:
     """Conversations of many chats (created when missing): (account, chat) -> (id, whether it was created)."""
-    upserted = await session.execute(UPSERT_CONVERSATIONS, [{"id": uuid.uuid4(), **row} for row in rows])
+    upserted = await session.execute(
+        UPSERT_CONVERSATIONS,
+        {
+            "id": [uuid.uuid4() for _ in rows],
+            **{column: [row[column] for row in rows] for column in ("organization_id", "account_id", "chat_wxid")},
+            "is_group": [row["is_group"] for row in rows],
+        },
+    )
     return {
         (account_id, chat_wxid): (conversation_id, bool(created))
         for account_id, chat_wxid, conversation_id, created in upserted.all()
@@ -116,7 +149,9 @@ async def upsert_conversations(
 
 async def insert_messages_once(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Message]:
     """Insert messages, skipping any whose `(account_id, new_msg_id)` exists; the ones inserted."""
-    return list(await session.scalars(INSERT_MESSAGES, rows))
+    arrays: dict[str, list[Any]] = {column: [row.get(column) for row in rows] for column in _MESSAGE_ARRAYS}
+    arrays["payload"] = [json.dumps(payload or {}, ensure_ascii=False) for payload in arrays["payload"]]
+    return list(await session.scalars(INSERTED_MESSAGES, arrays))
 
 
 async def touch_conversations(
