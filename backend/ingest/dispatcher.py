@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
@@ -221,7 +222,11 @@ class LocalDispatcher:
 
 
 class RedisStreamDispatcher:
-    """One Redis stream per lane with a consumer group; pending entries of dead consumers are re-claimed."""
+    """One Redis stream per lane with a consumer group; pending entries of dead consumers are re-claimed.
+
+    A consumer reads every lane at once and processes what it read as one batch (chats stay in order through the
+    chat lock and earliest-row-first, whichever consumer gets which row).
+    """
 
     def __init__(
         self,
@@ -236,6 +241,7 @@ class RedisStreamDispatcher:
         batch: int = 32,
         block_ms: int = 1000,
         maxlen: int = 1_000_000,
+        max_process_batch: int = 256,
     ) -> None:
         self.redis = redis
         self.processor = processor
@@ -247,20 +253,42 @@ class RedisStreamDispatcher:
         self.batch = batch
         self.block_ms = block_ms
         self.maxlen = maxlen
+        self.max_process_batch = max_process_batch
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: list[tuple[WorkItem, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._next_lane = 0
 
     def stream(self, lane: int) -> str:
         """The stream key of a lane."""
         return f"{self.prefix}:lane:{lane}"
 
     async def submit(self, item: WorkItem) -> None:
-        """Append one inbox row to its chat's lane stream."""
-        await self.redis.xadd(
-            self.stream(lane_of(item.lane_key, self.lanes)),
-            {"id": str(item.entry_id)},
-            maxlen=self.maxlen,
-            approximate=True,
-        )
+        """Append one inbox row to a lane stream; rows submitted meanwhile share one stream entry."""
+        added: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append((item, added))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_outbox())
+        await added
+
+    async def _flush_outbox(self) -> None:
+        # One stream entry for every row accepted while the previous XADD was on its way: under load a callback
+        # costs a share of a command instead of a command of its own. Consumers read every lane (chats keep their
+        # order through the chat lock), so entries go to the lanes in turn.
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            lane, self._next_lane = self._next_lane, (self._next_lane + 1) % self.lanes
+            ids = ",".join(str(item.entry_id) for item, _ in batch)
+            try:
+                await self.redis.xadd(self.stream(lane), {"ids": ids}, maxlen=self.maxlen, approximate=True)
+            except Exception as exc:
+                _settle_all(batch, exc)  # the callers log it; the sweeper dispatches those rows later
+            except BaseException:
+                waiting, self._outbox = batch + self._outbox, []
+                _settle_all(waiting, asyncio.CancelledError())
+                raise
+            else:
+                _settle_all(batch, None)
 
     async def ensure_groups(self) -> None:
         """Create the consumer group of every lane stream (idempotent)."""
@@ -275,47 +303,62 @@ class RedisStreamDispatcher:
                 raise
 
     async def start(self) -> None:
-        """Start one consumer task per lane (needs a processor)."""
+        """Start consuming (needs a processor)."""
         if self.processor is None:
             raise RuntimeError("a submit-only RedisStreamDispatcher cannot consume")
         if not self._tasks:
-            self._tasks = [asyncio.create_task(self._run(lane)) for lane in range(self.lanes)]
+            self._tasks = [asyncio.create_task(self._run())]
 
-    async def _handle(self, stream: str, entries: list[tuple[str, dict[str, str]]]) -> None:
+    async def _handle(self, read: list[tuple[str, list[tuple[str, dict[str, str]]]]]) -> None:
+        """Process what was read from the lane streams as one batch, then acknowledge it."""
         assert self.processor is not None
-        entry_ids = [int(fields["id"]) for _, fields in entries if fields and "id" in fields]
-        if entry_ids:
-            await self.processor.process_batch(entry_ids)
-        await self.redis.xack(stream, self.group, *(message_id for message_id, _ in entries))
+        entry_ids = [int(entry_id) for _, entries in read for _, fields in entries for entry_id in _entry_ids(fields)]
+        for start in range(0, len(entry_ids), self.max_process_batch):
+            await self.processor.process_batch(entry_ids[start : start + self.max_process_batch])
+        pipeline = self.redis.pipeline(transaction=False)
+        for stream, entries in read:
+            pipeline.xack(stream, self.group, *(message_id for message_id, _ in entries))
+        await pipeline.execute()
 
-    async def _run(self, lane: int) -> None:
-        stream = self.stream(lane)
-        group_ready = False
+    async def _claim(self, streams: list[str]) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+        """Entries of the lane streams that a consumer read and did not acknowledge within the idle time."""
+        pipeline = self.redis.pipeline(transaction=False)
+        for stream in streams:
+            pipeline.xautoclaim(stream, self.group, self.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch)
+        replies: list[Any] = await pipeline.execute()
+        return [(stream, _decode(reply[1])) for stream, reply in zip(streams, replies, strict=True) if reply[1]]
+
+    async def _run(self) -> None:
+        # Every lane in one read and one batch: a batch per lane would cost each lane the fixed price of a
+        # transaction. Several processes share the entries through the consumer group.
+        streams = [self.stream(lane) for lane in range(self.lanes)]
+        groups_ready = False
+        claim_due = 0.0
         while True:
             try:
-                if not group_ready:
+                if not groups_ready:
                     # Here rather than in start(): Redis being down must not stop the app from starting.
-                    await self._ensure_group(stream)
-                    group_ready = True
-                # Entries a dead consumer read but never acknowledged come first.
-                reply: Any = await self.redis.xautoclaim(
-                    stream, self.group, self.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch
-                )
-                claimed = reply[1]
-                if claimed:
-                    await self._handle(stream, _decode(claimed))
-                    continue
+                    await self.ensure_groups()
+                    groups_ready = True
+                # Entries a dead consumer read but never acknowledged come first. Looked for twice per idle time
+                # (not before every read: under load that would be one more round trip per batch).
+                if time.monotonic() >= claim_due:
+                    claimed = await self._claim(streams)
+                    if claimed:
+                        await self._handle(claimed)
+                        continue
+                    claim_due = time.monotonic() + self.claim_idle_ms / 2000
                 response: Any = await self.redis.xreadgroup(
-                    self.group, self.consumer, {stream: ">"}, count=self.batch, block=self.block_ms
+                    self.group, self.consumer, dict.fromkeys(streams, ">"), count=self.batch, block=self.block_ms
                 )
-                for _, entries in response or []:
-                    await self._handle(stream, _decode(entries))
+                if response:
+                    await self._handle([(_text(stream), _decode(entries)) for stream, entries in response])
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("ingest lane %s failed; retrying", lane)
-                # A restarted Redis without persistence lost the stream and its group: create them again.
-                group_ready = False
+                logger.exception("ingest consumer failed; retrying")
+                # A restarted Redis without persistence lost the streams and their group: create them again.
+                groups_ready = False
                 await asyncio.sleep(1.0)
 
     async def stop(self, *, grace_seconds: float = 5.0) -> None:
@@ -330,6 +373,23 @@ class RedisStreamDispatcher:
         self._tasks = []
         if self.processor is not None:
             await self.processor.stop()
+
+
+def _entry_ids(fields: dict[str, str]) -> list[str]:
+    """The inbox row ids of one stream entry: `ids` (comma-separated), or `id` as written before batching."""
+    if fields.get("ids"):
+        return fields["ids"].split(",")
+    return [fields["id"]] if fields.get("id") else []
+
+
+def _settle_all(waiting: list[tuple[WorkItem, asyncio.Future[None]]], error: BaseException | None) -> None:
+    for _, future in waiting:
+        if future.done():  # its caller has gone (cancelled)
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 def _text(value: str | bytes) -> str:

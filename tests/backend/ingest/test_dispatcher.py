@@ -115,6 +115,42 @@ async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries
     await _assert_each_processed_once(db, 80)
 
 
+@pytest.mark.redis
+async def test_rows_submitted_together_share_one_stream_entry_and_are_all_processed(
+    settings: Settings, db: Database, account, redis_client
+) -> None:
+    prefix = "salesbot:test-ingest-shared-entry"
+    entry_ids = await accept_only(settings, db, account, [_body(seq % 7, seq) for seq in range(30)])
+    dispatcher = RedisStreamDispatcher(redis_client, Processor(db.sessionmaker), lanes=4, prefix=prefix)
+    await dispatcher.ensure_groups()
+    await asyncio.gather(*(dispatcher.submit(WorkItem(entry_id, "")) for entry_id in entry_ids))
+    lengths = [await redis_client.xlen(dispatcher.stream(lane)) for lane in range(4)]
+    await dispatcher.start()
+    try:
+        await wait_until(lambda: _pending_is_zero(db), limit=60)
+    finally:
+        await dispatcher.stop()
+    assert sorted(lengths) == [0, 0, 0, 1]
+    await _assert_each_processed_once(db, 30)
+
+
+@pytest.mark.redis
+async def test_a_stream_entry_naming_one_row_as_written_before_batching_is_processed(
+    settings: Settings, db: Database, account, redis_client
+) -> None:
+    prefix = "salesbot:test-ingest-old-entry"
+    [entry_id] = await accept_only(settings, db, account, [_body(0, 0)])
+    dispatcher = RedisStreamDispatcher(redis_client, Processor(db.sessionmaker), lanes=2, prefix=prefix)
+    await dispatcher.ensure_groups()
+    await redis_client.xadd(dispatcher.stream(1), {"id": str(entry_id)})
+    await dispatcher.start()
+    try:
+        await wait_until(lambda: _pending_is_zero(db), limit=60)
+    finally:
+        await dispatcher.stop()
+    await _assert_each_processed_once(db, 1)
+
+
 async def test_sweeper_redispatches_rows_whose_queue_was_lost(settings: Settings, db: Database, account) -> None:
     lost = ChannelRuntime(settings, db)  # never started: its in-process queue dies with it
     for seq in range(20):
