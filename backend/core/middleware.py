@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
-import uuid
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +33,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64]
-        request_id = incoming or uuid.uuid4().hex
+        # An id to correlate logs, not a secret: no system call for randomness on every request.
+        request_id = incoming or f"{random.getrandbits(128):032x}"
         token = request_id_var.set(request_id)
         conversation_token = conversation_id_var.set(None)
         started = time.perf_counter()
@@ -50,8 +53,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route_path).observe(elapsed)
+            requests, latency = _request_metrics(scope["method"], route_path, status)
+            requests.inc()
+            latency.observe(elapsed)
             # Callback URLs carry the account's secret: log their route template instead.
             path = route_path if scope["path"].startswith(SECRET_PATH_PREFIXES) else scope["path"]
             logger.info(
@@ -63,6 +67,12 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
             conversation_id_var.reset(conversation_token)
+
+
+@lru_cache(maxsize=4096)
+def _request_metrics(method: str, route_path: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one method, route and status (label look-ups cost a lock)."""
+    return HTTP_REQUESTS.labels(method, route_path, str(status)), HTTP_LATENCY.labels(method, route_path)
 
 
 class BodyTooLarge(HTTPException):
