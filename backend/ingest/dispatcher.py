@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -255,7 +256,7 @@ class RedisStreamDispatcher:
         self.maxlen = maxlen
         self.max_process_batch = max_process_batch
         self._tasks: list[asyncio.Task[None]] = []
-        self._outbox: list[tuple[WorkItem, asyncio.Future[None]]] = []
+        self._outbox: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
         self._next_lane = 0
 
@@ -264,31 +265,36 @@ class RedisStreamDispatcher:
         return f"{self.prefix}:lane:{lane}"
 
     async def submit(self, item: WorkItem) -> None:
-        """Append one inbox row to a lane stream; rows submitted meanwhile share one stream entry."""
-        added: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.append((item, added))
+        """Queue one inbox row for a lane stream and return at once; rows queued meanwhile share one stream entry.
+
+        The row is stored already, so the callback is answered without waiting for Redis: a row whose entry could
+        not be written is dispatched by the sweeper later.
+        """
+        self._outbox.append(item.entry_id)
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_outbox())
-        await added
+            # A fresh context: the flusher's log lines are not the request's that happened to start it.
+            self._flusher = asyncio.create_task(self._flush_outbox(), context=contextvars.Context())
+
+    async def flush(self) -> None:
+        """Wait until every queued row has been written to a stream (or its write has failed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _flush_outbox(self) -> None:
         # One stream entry for every row accepted while the previous XADD was on its way: under load a callback
         # costs a share of a command instead of a command of its own. Consumers read every lane (chats keep their
         # order through the chat lock), so entries go to the lanes in turn.
         while self._outbox:
-            batch, self._outbox = self._outbox, []
+            entry_ids, self._outbox = self._outbox, []
             lane, self._next_lane = self._next_lane, (self._next_lane + 1) % self.lanes
-            ids = ",".join(str(item.entry_id) for item, _ in batch)
             try:
-                await self.redis.xadd(self.stream(lane), {"ids": ids}, maxlen=self.maxlen, approximate=True)
-            except Exception as exc:
-                _settle_all(batch, exc)  # the callers log it; the sweeper dispatches those rows later
-            except BaseException:
-                waiting, self._outbox = batch + self._outbox, []
-                _settle_all(waiting, asyncio.CancelledError())
-                raise
-            else:
-                _settle_all(batch, None)
+                await self.redis.xadd(
+                    self.stream(lane), {"ids": ",".join(map(str, entry_ids))}, maxlen=self.maxlen, approximate=True
+                )
+            except Exception:
+                logger.exception(
+                    "writing %d inbox rows to the ingest stream failed; the sweeper dispatches them", len(entry_ids)
+                )
 
     async def ensure_groups(self) -> None:
         """Create the consumer group of every lane stream (idempotent)."""
@@ -362,7 +368,9 @@ class RedisStreamDispatcher:
                 await asyncio.sleep(1.0)
 
     async def stop(self, *, grace_seconds: float = 5.0) -> None:
-        """Cancel the consumers; what they read but did not acknowledge is re-claimed later."""
+        """Write what is queued, cancel the consumers; what they read but did not acknowledge is re-claimed later."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), grace_seconds)
         for task in self._tasks:
             task.cancel()
         # A consumer cancelled inside a blocking XREADGROUP has been seen never to finish cancelling (redis-py):
@@ -380,16 +388,6 @@ def _entry_ids(fields: dict[str, str]) -> list[str]:
     if fields.get("ids"):
         return fields["ids"].split(",")
     return [fields["id"]] if fields.get("id") else []
-
-
-def _settle_all(waiting: list[tuple[WorkItem, asyncio.Future[None]]], error: BaseException | None) -> None:
-    for _, future in waiting:
-        if future.done():  # its caller has gone (cancelled)
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
 
 
 def _text(value: str | bytes) -> str:

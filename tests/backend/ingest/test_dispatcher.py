@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy import func, select
 
 from backend.config import Settings
@@ -97,8 +100,9 @@ async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries
         RedisStreamDispatcher(client, Processor(db.sessionmaker), lanes=1, prefix=prefix, batch=1) for client in clients
     ]
     await consumers[0].ensure_groups()
-    for entry_id in reversed(entry_ids):  # as re-claims and sweeps can deliver them
+    for entry_id in reversed(entry_ids):  # as re-claims and sweeps can deliver them, one stream entry each
         await consumers[0].submit(WorkItem(entry_id, ""))
+        await consumers[0].flush()
     for consumer in consumers:
         await consumer.start()
     try:
@@ -116,14 +120,16 @@ async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries
 
 
 @pytest.mark.redis
-async def test_rows_submitted_together_share_one_stream_entry_and_are_all_processed(
+async def test_rows_queued_together_share_one_stream_entry_and_are_all_processed(
     settings: Settings, db: Database, account, redis_client
 ) -> None:
     prefix = "salesbot:test-ingest-shared-entry"
     entry_ids = await accept_only(settings, db, account, [_body(seq % 7, seq) for seq in range(30)])
     dispatcher = RedisStreamDispatcher(redis_client, Processor(db.sessionmaker), lanes=4, prefix=prefix)
     await dispatcher.ensure_groups()
-    await asyncio.gather(*(dispatcher.submit(WorkItem(entry_id, "")) for entry_id in entry_ids))
+    for entry_id in entry_ids:
+        await dispatcher.submit(WorkItem(entry_id, ""))
+    await dispatcher.flush()
     lengths = [await redis_client.xlen(dispatcher.stream(lane)) for lane in range(4)]
     await dispatcher.start()
     try:
@@ -132,6 +138,22 @@ async def test_rows_submitted_together_share_one_stream_entry_and_are_all_proces
         await dispatcher.stop()
     assert sorted(lengths) == [0, 0, 0, 1]
     await _assert_each_processed_once(db, 30)
+
+
+async def test_a_failed_stream_write_is_logged_and_leaves_the_rows_to_the_sweeper(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = aioredis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    dispatcher = RedisStreamDispatcher(unreachable, None)
+    try:
+        await dispatcher.submit(WorkItem(1, "wxid_cust0001"))  # returns at once: the row is stored already
+        await dispatcher.flush()
+    finally:
+        await unreachable.aclose()
+    assert "writing 1 inbox rows to the ingest stream failed" in caplog.text
 
 
 @pytest.mark.redis
