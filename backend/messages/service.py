@@ -137,8 +137,10 @@ async def upsert_conversations(
         UPSERT_CONVERSATIONS,
         {
             "id": [uuid.uuid4() for _ in rows],
-            **{column: [row[column] for row in rows] for column in ("organization_id", "account_id", "chat_wxid")},
-            "is_group": [row["is_group"] for row in rows],
+            **{
+                column: [row[column] for row in rows]
+                for column in ("organization_id", "account_id", "chat_wxid", "is_group")
+            },
         },
     )
     return {

@@ -103,13 +103,9 @@ async def test_two_consumers_sharing_a_lane_keep_each_chat_in_order_when_entries
     for entry_id in reversed(entry_ids):  # as re-claims and sweeps can deliver them, one stream entry each
         await consumers[0].submit(WorkItem(entry_id, ""))
         await consumers[0].flush()
-    for consumer in consumers:
-        await consumer.start()
     try:
-        await wait_until(lambda: _pending_is_zero(db), limit=60)
+        await _consume_until_processed(db, *consumers)
     finally:
-        for consumer in consumers:
-            await consumer.stop()
         for client in clients:
             await client.aclose()
         await redis_client.delete(consumers[0].stream(0))
@@ -131,11 +127,7 @@ async def test_rows_queued_together_share_one_stream_entry_and_are_all_processed
         await dispatcher.submit(WorkItem(entry_id, ""))
     await dispatcher.flush()
     lengths = [await redis_client.xlen(dispatcher.stream(lane)) for lane in range(4)]
-    await dispatcher.start()
-    try:
-        await wait_until(lambda: _pending_is_zero(db), limit=60)
-    finally:
-        await dispatcher.stop()
+    await _consume_until_processed(db, dispatcher)
     assert sorted(lengths) == [0, 0, 0, 1]
     await _assert_each_processed_once(db, 30)
 
@@ -165,11 +157,7 @@ async def test_a_stream_entry_naming_one_row_as_written_before_batching_is_proce
     dispatcher = RedisStreamDispatcher(redis_client, Processor(db.sessionmaker), lanes=2, prefix=prefix)
     await dispatcher.ensure_groups()
     await redis_client.xadd(dispatcher.stream(1), {"id": str(entry_id)})
-    await dispatcher.start()
-    try:
-        await wait_until(lambda: _pending_is_zero(db), limit=60)
-    finally:
-        await dispatcher.stop()
+    await _consume_until_processed(db, dispatcher)
     await _assert_each_processed_once(db, 1)
 
 
@@ -198,13 +186,19 @@ async def test_cancelled_worker_loses_nothing_and_processes_nothing_twice(
         await first.accept(account.callback_secret, _body(seq % 40, seq))
     await wait_until(lambda: _processed_at_least(db, 100), limit=60)
     await first.stop()  # cancels the lanes mid-way
-    second = ChannelRuntime(settings, db, sweep_stale_after=0, sweep_interval=0.2)
-    await second.start()
-    try:
-        await wait_until(lambda: _pending_is_zero(db), limit=120)
-    finally:
-        await second.stop()
+    await _consume_until_processed(db, ChannelRuntime(settings, db, sweep_stale_after=0, sweep_interval=0.2), limit=120)
     await _assert_each_processed_once(db, 400)
+
+
+async def _consume_until_processed(db: Database, *consumers: Any, limit: float = 60) -> None:
+    """Start the consumers (dispatchers or runtimes), wait until no inbox row is pending, stop them."""
+    for consumer in consumers:
+        await consumer.start()
+    try:
+        await wait_until(lambda: _pending_is_zero(db), limit=limit)
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
 
 
 async def _processed_at_least(db: Database, count: int) -> bool:
