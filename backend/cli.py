@@ -183,9 +183,10 @@ def worker() -> None:
     if problems:
         fail("refusing to run with unsafe secrets: " + "; ".join(problems))
     from backend.core.logs import configure_logging
-    from backend.worker import MetricsUnavailable, run_worker
+    from backend.worker import MetricsUnavailable, lower_cpu_priority, run_worker
 
     configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
+    lower_cpu_priority(settings.worker.niceness)
     try:
         asyncio.run(_check_migrated(database_url))
     except DatabaseNotMigrated as exc:

@@ -204,6 +204,13 @@ class WorkerSettings(BaseSettings):
         0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics endpoint; 0: no endpoint."
     )
     metrics_host: str = Field("127.0.0.1", description="Address the worker's /metrics endpoint listens on.")
+    niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Added to the worker's CPU niceness at start: where it shares a machine with API instances, "
+        "callbacks are accepted first and processed with the CPU left over. 0: keep the inherited priority.",
+    )
 
 
 class Settings(BaseSettings):

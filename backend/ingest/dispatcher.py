@@ -86,7 +86,7 @@ class Processor:
         try:
             async with self.sessionmaker() as session:
                 await session.execute(ASYNC_COMMIT)  # see _process_one
-                results = await service.process_entries(session, entry_ids=entry_ids)
+                batch = await service.process_entries(session, entry_ids=entry_ids)
                 await self.commit(session)
         except asyncio.CancelledError:
             raise
@@ -95,13 +95,11 @@ class Processor:
             for entry_id in entry_ids:
                 await self.process(entry_id)
             return
-        for result in results:
+        for result in batch.applied:
             self._after(result)
-        applied = {result.entry_id for result in results}
-        left = [entry_id for entry_id in entry_ids if entry_id not in applied]
-        if left:
-            # Rows of busy chats (or ones another worker applied): apply them apart, the lane goes on.
-            task = asyncio.create_task(self._process_each(left))
+        if batch.set_apart:
+            # Rows of busy chats: apply them apart, the lane goes on.
+            task = asyncio.create_task(self._process_each(batch.set_apart))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 

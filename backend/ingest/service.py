@@ -235,20 +235,31 @@ async def process_entry(session: AsyncSession, *, entry_id: int) -> ProcessResul
     return results[0] if results else ProcessResult(entry_id, done=False)
 
 
-async def process_entries(session: AsyncSession, *, entry_ids: list[int]) -> list[ProcessResult]:
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What processing a batch of inbox rows did."""
+
+    applied: list[ProcessResult]  # every row applied, in id order, also earlier rows of the batch's chats
+    set_apart: list[int]  # rows of the batch left pending because their conversation was busy
+
+
+async def process_entries(session: AsyncSession, *, entry_ids: list[int]) -> BatchResult:
     """Apply the unprocessed rows of the chats of `entry_ids`, up to the highest of them, in the caller's transaction.
 
     The set-based counterpart of `process_entry` for a batch: each chat's rows are applied in order (the chat
     lock is held, rows go by id), plain customer messages of all chats with a handful of statements in all.
-    A chat whose conversation is busy (a send waiting for GeWe) is left pending: apply its rows with
-    `process_entry` once the batch is committed.
+    A chat whose conversation is busy (a send waiting for GeWe) is left pending: apply the rows set apart with
+    `process_entry` once the batch is committed. A row of `entry_ids` that is no longer pending (an earlier
+    batch applied it with its chat's rows) is neither applied nor set apart.
     """
     if not entry_ids:
-        return []
+        return BatchResult([], [])
     await session.execute(LOCK_CHATS, {"ids": entry_ids})
     rows = (await session.execute(PENDING_OF_CHATS, {"ids": entry_ids, "up_to": max(entry_ids)})).all()
     # Each row ends with its Account: loaded into the session here, _apply finds it there without a query.
-    return await _apply(session, cast(Sequence[PendingRow], rows), skip_busy_chats=True)
+    applied = await _apply(session, cast(Sequence[PendingRow], rows), skip_busy_chats=True)
+    left_pending = {row.id for row in rows}.difference(result.entry_id for result in applied)
+    return BatchResult(applied, [entry_id for entry_id in entry_ids if entry_id in left_pending])
 
 
 # The hot path's statements are built once: building a statement costs more than executing a cached one.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -39,6 +40,22 @@ def test_the_worker_serves_prometheus_metrics_on_its_port(settings: Settings, re
     assert "# TYPE salesbot_sop_deliveries_total counter" in response.text
     assert "# TYPE salesbot_ingest_lag_seconds histogram" in response.text
     assert "process_resident_memory_bytes" in response.text
+
+
+@pytest.mark.redis
+def test_the_worker_runs_at_the_niceness_it_is_given(settings: Settings, redis_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = process_env(
+        DATABASE_URL=settings.database.url or "",
+        REDIS_URL=redis_url,
+        WORKER_METRICS_PORT=str(port),
+        WORKER_NICENESS="7",
+    )
+    with running({}) as processes:
+        worker = processes["worker"] = start_salesbot("worker", env=env)
+        scrape(f"http://127.0.0.1:{port}/metrics", worker)
+        niceness = os.getpriority(os.PRIO_PROCESS, worker.pid)
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)
 
 
 def test_a_metrics_port_in_use_stops_the_worker_with_a_one_line_reason(settings: Settings, redis_url: str) -> None:

@@ -31,11 +31,11 @@ def _typed_on_phone(customer: str, text: str) -> bytes:
     return json.dumps(add_msg(APP_ID, from_wxid=ACCOUNT_WXID, to_wxid=customer, content=text)).encode()
 
 
-async def _process_together(db: Database, entry_ids: list[int]) -> list[service.ProcessResult]:
+async def _process_together(db: Database, entry_ids: list[int]) -> service.BatchResult:
     async with db.sessionmaker() as session:
-        results = await service.process_entries(session, entry_ids=entry_ids)
+        batch = await service.process_entries(session, entry_ids=entry_ids)
         await session.commit()
-    return results
+    return batch
 
 
 async def _conversation(db: Database, chat_wxid: str) -> Conversation:
@@ -73,9 +73,9 @@ async def test_a_batch_stores_each_chats_messages_in_order_with_unread_counts_an
     bodies = [_from_customer(customers[seq % 3], f"第{seq}条") for seq in range(15)]
     entry_ids = await accept_only(settings, db, account, bodies)
 
-    results = await _process_together(db, entry_ids)
+    batch = await _process_together(db, entry_ids)
 
-    assert [result.entry_id for result in results] == entry_ids
+    assert [result.entry_id for result in batch.applied] == entry_ids and batch.set_apart == []
     for n, customer in enumerate(customers):
         assert await _texts(db, customer) == [f"第{seq}条" for seq in range(n, 15, 3)]
         conversation = await _conversation(db, customer)
@@ -91,7 +91,7 @@ async def test_a_batch_owes_the_ai_reply_of_every_customer_message(
 ) -> None:
     entry_ids = await accept_only(settings, db, account, [_from_customer("wxid_asker", "卫衣多少钱？")])
 
-    [result] = await _process_together(db, entry_ids)
+    [result] = (await _process_together(db, entry_ids)).applied
 
     assert result.reply_job is not None and result.reply_job.kind == "answer"
 
@@ -129,10 +129,24 @@ async def test_a_batch_leaves_the_messages_of_a_busy_conversation_pending(
     )
 
     async with _held(db, "wxid_busy"):
-        results = await _process_together(db, [busy, free])
+        batch = await _process_together(db, [busy, free])
 
-    assert [result.entry_id for result in results] == [free]
+    assert [result.entry_id for result in batch.applied] == [free] and batch.set_apart == [busy]
     assert (await _state(db, busy), await _state(db, free)) == ("accepted", "processed")
+
+
+async def test_a_row_an_earlier_batch_applied_with_its_chat_is_neither_applied_again_nor_set_apart(
+    settings: Settings, db: Database, account: Account
+) -> None:
+    earlier, later = await accept_only(
+        settings, db, account, [_from_customer("wxid_ahead", "第一条"), _from_customer("wxid_ahead", "第二条")]
+    )
+    await _process_together(db, [later])  # applies the chat's rows up to `later`, `earlier` included
+
+    batch = await _process_together(db, [earlier])
+
+    assert (batch.applied, batch.set_apart) == ([], [])
+    assert await _texts(db, "wxid_ahead") == ["第一条", "第二条"]
 
 
 async def test_a_busy_conversations_message_is_applied_one_by_one_once_it_is_free(

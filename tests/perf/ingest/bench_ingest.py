@@ -4,20 +4,24 @@ Run: `python tests/perf/ingest/bench_ingest.py [--requests 3000] [--concurrency 
 Uses the PostgreSQL server at BENCH_DATABASE_URL / TEST_DATABASE_URL / DATABASE_URL (else embedded
 PostgreSQL under var/bench-pg) with a throw-away database. Servers run as separate uvicorn processes, the
 load generator here: first salesbot with in-process workers alone (one run, then it drains its backlog), then
-the bare endpoint and salesbot accepting only, both started and measured in turn, round after round. Prints
-every round's figures and the median ratio to the bare endpoint.
+the bare endpoint and salesbot accepting only, both started and measured in turn, round after round. With
+BENCH_REDIS_URL every process uses that Redis and a `salesbot worker` process runs beside the accepting instance
+(the scale-out layout on one machine), processing while it is measured. Prints every round's figures and the
+median ratio to the bare endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import secrets
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,18 @@ def serve(kind: str, port: int, database_url: str) -> None:
     from backend.config import Settings
     from backend.ingest.runtime import ChannelRuntime
 
+    settings = Settings(SALESBOT_MODE="test")
+    settings.database.url = database_url
+    settings.security.jwt_secret = secrets.token_urlsafe(40)
+    settings.redis.url = os.environ.get("BENCH_REDIS_URL") or None
+    settings.server.log_level = "WARNING"
+    if kind == "worker":
+        from backend.worker import lower_cpu_priority, run_worker
+
+        settings.worker.metrics_port = port  # its /metrics answering tells server_process it has started
+        lower_cpu_priority(settings.worker.niceness)  # as `salesbot worker` does
+        asyncio.run(run_worker(settings))
+        return
     if kind == "accept-only":
         # The web process only accepts; processing runs elsewhere (`salesbot worker` with Redis).
         original_init = ChannelRuntime.__init__
@@ -62,11 +78,6 @@ def serve(kind: str, port: int, database_url: str) -> None:
 
         ChannelRuntime.__init__ = accept_only_init  # type: ignore[method-assign]
 
-    settings = Settings(SALESBOT_MODE="test")
-    settings.database.url = database_url
-    settings.security.jwt_secret = secrets.token_urlsafe(40)
-    settings.redis.url = os.environ.get("BENCH_REDIS_URL") or None
-    settings.server.log_level = "WARNING"
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
 
 
@@ -218,6 +229,17 @@ async def processed_count(database_url: str) -> tuple[int, int]:
         await database.dispose()
 
 
+def wait_until_processed(database_url: str, timeout: float = 120.0) -> tuple[int, int, float]:
+    """Poll until every stored callback is processed (or `timeout`); (stored, processed, seconds waited)."""
+    started = time.monotonic()
+    while True:
+        accepted, processed = asyncio.run(processed_count(database_url))
+        waited = time.monotonic() - started
+        if processed >= accepted or waited > timeout:
+            return accepted, processed, waited
+        time.sleep(0.1)
+
+
 def report(label: str, figures: Figures) -> None:
     """Print one result line."""
     print(
@@ -226,12 +248,29 @@ def report(label: str, figures: Figures) -> None:
     )
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Keep the load generator's garbage collector still while it measures.
+
+    Its full collections (tens of thousands of requests' objects) paused it for 70-90 ms, which landed in the
+    latencies it measured for whichever server it was sending to.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def measure(url: str, args: argparse.Namespace, offset: int) -> tuple[Figures, Figures]:
     """One round against one server: a saturated run, then the paced run after one unmeasured second."""
-    full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
+    with collector_paused():
+        full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
     warm_up = int(args.rate)
     steady_bodies = bodies(warm_up + int(args.rate * args.paced_seconds), offset + args.requests)
-    return full, asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
+    with collector_paused():
+        return full, asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
 
 
 def main() -> None:
@@ -242,19 +281,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="paced run: callbacks per second")
     parser.add_argument("--paced-seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each measures every server once, in turn")
-    parser.add_argument("--serve", choices=["app", "accept-only", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["app", "accept-only", "bare", "worker"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.database_url or "")
         return
+    with_worker = bool(os.environ.get("BENCH_REDIS_URL"))
     labels = {
         "bare": "bare FastAPI endpoint",
         "app": "salesbot (in-process workers)",
-        "accept-only": "salesbot (accept only)",
+        "accept-only": "salesbot (intake + worker, Redis)" if with_worker else "salesbot (accept only)",
     }
     rounds: list[dict[str, tuple[Figures, Figures]]] = []
+    catch_up_seconds: list[float] = []
     with scratch_database() as database_url:
         secret = asyncio.run(prepare(database_url))
         offset = 10_000_000
@@ -268,30 +309,35 @@ def main() -> None:
             asyncio.run(saturate(url_of(base_url), bodies(200, offset), args.concurrency))
             app_figures = measure(url_of(base_url), args, offset + 1_000)
             offset += 1_000 + args.requests + int(args.rate * (args.paced_seconds + 1))
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                accepted, processed = asyncio.run(processed_count(database_url))
-                if processed >= accepted:
-                    break
-                time.sleep(0.5)
+            accepted, processed, _ = wait_until_processed(database_url)
             print(f"inbox after the in-process run: {accepted} stored, {processed} processed")
         # Then the bare endpoint and the accept-only instance take turns, round after round, so a slow spell of
-        # the shared machine hits both alike.
+        # the shared machine hits both alike. With Redis, a `salesbot worker` process runs beside the accept-only
+        # instance, as in the scale-out layout: it processes while the instance is measured, on the same two cores,
+        # and has caught up before the bare endpoint's turn.
         with ExitStack() as servers:
+            server_args = ("--database-url", database_url)
+            if with_worker:
+                servers.enter_context(server_process(Path(__file__), "worker", args=server_args))
             urls = {
-                kind: url_of(
-                    servers.enter_context(server_process(Path(__file__), kind, args=("--database-url", database_url)))
-                )
+                kind: url_of(servers.enter_context(server_process(Path(__file__), kind, args=server_args)))
                 for kind in ("bare", "accept-only")
             }
             for url in urls.values():  # warm-up: connections, caches, first statements
                 asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
                 offset += 1_000
+            if with_worker:
+                wait_until_processed(database_url)
             for _ in range(args.rounds):
                 figures = {"app": app_figures}
                 for kind, url in urls.items():
                     figures[kind] = measure(url, args, offset)
                     offset += args.requests + int(args.rate * (args.paced_seconds + 1))
+                if with_worker:
+                    accepted, processed, waited = wait_until_processed(database_url)
+                    catch_up_seconds.append(waited)
+                    if processed < accepted:
+                        print(f"the worker left {accepted - processed} of {accepted} callbacks unprocessed")
                 rounds.append(figures)
     print(f"\n{labels['app']}, one run: saturated ({args.requests} requests, {args.concurrency} in flight), then paced")
     report(labels["app"], app_figures[0])
@@ -303,6 +349,8 @@ def main() -> None:
         print(f"round {number}: paced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s after 1 s unmeasured")
         for kind in ("bare", "accept-only"):
             report(labels[kind], figures[kind][1])
+        if catch_up_seconds:
+            print(f"round {number}: the worker had processed every callback {catch_up_seconds[number - 1]:.1f} s later")
     print()
     for kind in ("app", "accept-only"):
         ratios = [figures[kind][0].per_second / figures["bare"][0].per_second for figures in rounds]
