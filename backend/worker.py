@@ -69,6 +69,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         llm=llm,
         sweep_stale_after=settings.ingest.sweep_stale_seconds,
         sweep_interval=settings.ingest.sweep_interval_seconds,
+        max_process_batch=256,  # no callbacks to answer here: fewer, larger transactions
     )
     sop = SopRuntime(
         settings.sop, database, gateway=channel.gateway, pacer=channel.pacer, commit=broadcaster.commit, llm=llm

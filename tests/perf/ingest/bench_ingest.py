@@ -20,7 +20,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,14 +263,83 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def measure(url: str, args: argparse.Namespace, offset: int) -> tuple[Figures, Figures]:
-    """One round against one server: a saturated run, then the paced run after one unmeasured second."""
+def saturated_run(url: str, args: argparse.Namespace, offset: int) -> Figures:
+    """`args.requests` callbacks with `args.concurrency` in flight."""
     with collector_paused():
-        full = asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
+        return asyncio.run(saturate(url, bodies(args.requests, offset), args.concurrency))
+
+
+def paced_run(url: str, args: argparse.Namespace, offset: int) -> Figures:
+    """`args.rate` callbacks a second for `args.paced_seconds`, after one unmeasured second."""
     warm_up = int(args.rate)
-    steady_bodies = bodies(warm_up + int(args.rate * args.paced_seconds), offset + args.requests)
     with collector_paused():
-        return full, asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
+        steady_bodies = bodies(warm_up + int(args.rate * args.paced_seconds), offset)
+        return asyncio.run(paced(url, steady_bodies, args.rate, warm_up=warm_up))
+
+
+Round = dict[str, tuple[Figures, Figures]]  # server kind -> (saturated, paced)
+
+
+def run_rounds(
+    urls: dict[str, str], args: argparse.Namespace, offset: int, settle: Callable[[], float] | None
+) -> list[tuple[Round, float]]:
+    """Measure the servers of `urls` round after round; each round with the seconds `settle` waited after it.
+
+    Saturated runs go back to back, then paced runs: the servers' figures of a round are taken seconds apart, so a
+    slow spell of the shared machine lands on all of them. `settle` waits until every stored callback is processed
+    (None: nothing processes here): the bare endpoint is never measured while salesbot catches up.
+    """
+    rounds = []
+    for _ in range(args.rounds):
+        saturated = {}
+        for kind, url in urls.items():
+            saturated[kind] = saturated_run(url, args, offset)
+            offset += args.requests
+        if settle:
+            settle()
+        figures = {}
+        for kind, url in urls.items():
+            figures[kind] = (saturated[kind], paced_run(url, args, offset))
+            offset += int(args.rate * (args.paced_seconds + 1))
+        rounds.append((figures, settle() if settle else 0.0))
+    return rounds
+
+
+def report_rounds(label: str, kind: str, rounds: list[tuple[Round, float]], args: argparse.Namespace) -> None:
+    """Print every round of one salesbot layout beside the bare endpoint, then the ratios and table rows."""
+    print(f"\n{label}")
+    for number, (figures, settle_seconds) in enumerate(rounds, 1):
+        print(f"round {number}: saturated ({args.requests} requests, {args.concurrency} in flight)")
+        report("bare FastAPI endpoint", figures["bare"][0])
+        report(label, figures[kind][0])
+        print(f"round {number}: paced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s after 1 s unmeasured")
+        report("bare FastAPI endpoint", figures["bare"][1])
+        report(label, figures[kind][1])
+        if settle_seconds:
+            print(f"round {number}: every stored callback processed {settle_seconds:.1f} s after the last one")
+    ratios = [figures[kind][0].per_second / figures["bare"][0].per_second for figures, _ in rounds]
+    p99s = [figures[kind][1].p99_ms for figures, _ in rounds]
+    print(
+        f"{label}: throughput / bare per round {' '.join(f'{r:.2f}' for r in ratios)} (median {median(ratios):.2f}); "
+        f"paced p99 {' '.join(f'{p:.1f}' for p in p99s)} ms (median {median(p99s):.1f})"
+    )
+    median_round = sorted(zip(ratios, (figures for figures, _ in rounds), strict=True), key=lambda pair: pair[0])[
+        len(rounds) // 2
+    ][1]
+    table_row(
+        f"callbacks accepted/s, {label} (median round)",
+        median_round[kind][0].per_second,
+        "bare FastAPI endpoint",
+        median_round["bare"][0].per_second,
+        "/s",
+    )
+    table_row(
+        f"accept p99 paced at {args.rate:.0f}/s, {label} (median round)",
+        median(p99s),
+        "bare FastAPI endpoint",
+        median([figures["bare"][1].p99_ms for figures, _ in rounds]),
+        "ms",
+    )
 
 
 def main() -> None:
@@ -280,7 +349,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced run: callbacks per second")
     parser.add_argument("--paced-seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; each measures every server once, in turn")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per layout; each measures every server once")
     parser.add_argument("--serve", choices=["app", "accept-only", "bare", "worker"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -289,93 +358,49 @@ def main() -> None:
         serve(args.serve, args.port, args.database_url or "")
         return
     with_worker = bool(os.environ.get("BENCH_REDIS_URL"))
-    labels = {
-        "bare": "bare FastAPI endpoint",
-        "app": "salesbot (in-process workers)",
-        "accept-only": "salesbot (intake + worker, Redis)" if with_worker else "salesbot (accept only)",
-    }
-    rounds: list[dict[str, tuple[Figures, Figures]]] = []
-    catch_up_seconds: list[float] = []
+    in_process_label = "salesbot (in-process workers)"
+    intake_label = "salesbot (intake + worker, Redis)" if with_worker else "salesbot (accept only)"
     with scratch_database() as database_url:
         secret = asyncio.run(prepare(database_url))
+        server_args = ("--database-url", database_url)
         offset = 10_000_000
 
-        def url_of(base_url: str) -> str:
+        def start(servers: ExitStack, kind: str) -> str:
+            base_url = servers.enter_context(server_process(Path(__file__), kind, args=server_args))
             return f"{base_url}/callbacks/gewe/{secret}"
 
-        # In-process workers first, alone, until it has processed all it accepted: its processing must not
-        # overlap the other servers' runs (it would also sweep up what the accept-only server stores).
-        with server_process(Path(__file__), "app", args=("--database-url", database_url)) as base_url:
-            asyncio.run(saturate(url_of(base_url), bodies(200, offset), args.concurrency))
-            app_figures = measure(url_of(base_url), args, offset + 1_000)
-            offset += 1_000 + args.requests + int(args.rate * (args.paced_seconds + 1))
-            accepted, processed, _ = wait_until_processed(database_url)
-            print(f"inbox after the in-process run: {accepted} stored, {processed} processed")
-        # Then the bare endpoint and the accept-only instance take turns, round after round, so a slow spell of
-        # the shared machine hits both alike. With Redis, a `salesbot worker` process runs beside the accept-only
-        # instance, as in the scale-out layout: it processes while the instance is measured, on the same two cores,
-        # and has caught up before the bare endpoint's turn.
-        with ExitStack() as servers:
-            server_args = ("--database-url", database_url)
-            if with_worker:
-                servers.enter_context(server_process(Path(__file__), "worker", args=server_args))
-            urls = {
-                kind: url_of(servers.enter_context(server_process(Path(__file__), kind, args=server_args)))
-                for kind in ("bare", "accept-only")
-            }
-            for url in urls.values():  # warm-up: connections, caches, first statements
+        def warm_up(urls: dict[str, str]) -> None:  # connections, caches, first statements
+            nonlocal offset
+            for url in urls.values():
                 asyncio.run(saturate(url, bodies(200, offset), args.concurrency))
                 offset += 1_000
+
+        def settle_inbox() -> float:
+            accepted, processed, waited = wait_until_processed(database_url)
+            if processed < accepted:
+                print(f"{accepted - processed} of {accepted} stored callbacks still unprocessed")
+            return waited
+
+        round_span = args.rounds * (2 * args.requests + 2 * int(args.rate * (args.paced_seconds + 1)))
+        # One layout at a time: the in-process instance would also process (sweep up) what the accept-only
+        # instance stores. With Redis, a `salesbot worker` runs beside the accept-only instance, as in the
+        # scale-out layout: it processes while the instance is measured, on the same two cores.
+        with ExitStack() as servers:
+            urls = {kind: start(servers, kind) for kind in ("bare", "app")}
+            warm_up(urls)
+            settle_inbox()
+            in_process = run_rounds(urls, args, offset, settle_inbox)
+            offset += round_span
+        with ExitStack() as servers:
             if with_worker:
-                wait_until_processed(database_url)
-            for _ in range(args.rounds):
-                figures = {"app": app_figures}
-                for kind, url in urls.items():
-                    figures[kind] = measure(url, args, offset)
-                    offset += args.requests + int(args.rate * (args.paced_seconds + 1))
-                if with_worker:
-                    accepted, processed, waited = wait_until_processed(database_url)
-                    catch_up_seconds.append(waited)
-                    if processed < accepted:
-                        print(f"the worker left {accepted - processed} of {accepted} callbacks unprocessed")
-                rounds.append(figures)
-    print(f"\n{labels['app']}, one run: saturated ({args.requests} requests, {args.concurrency} in flight), then paced")
-    report(labels["app"], app_figures[0])
-    report(labels["app"], app_figures[1])
-    for number, figures in enumerate(rounds, 1):
-        print(f"\nround {number}: saturated ({args.requests} requests, {args.concurrency} in flight)")
-        for kind in ("bare", "accept-only"):
-            report(labels[kind], figures[kind][0])
-        print(f"round {number}: paced at {args.rate:.0f}/s for {args.paced_seconds:.0f} s after 1 s unmeasured")
-        for kind in ("bare", "accept-only"):
-            report(labels[kind], figures[kind][1])
-        if catch_up_seconds:
-            print(f"round {number}: the worker had processed every callback {catch_up_seconds[number - 1]:.1f} s later")
-    print()
-    for kind in ("app", "accept-only"):
-        ratios = [figures[kind][0].per_second / figures["bare"][0].per_second for figures in rounds]
-        p99s = [figures[kind][1].p99_ms for figures in rounds]
-        print(
-            f"{labels[kind]}: throughput / bare per round {' '.join(f'{r:.2f}' for r in ratios)} "
-            f"(median {median(ratios):.2f}); paced p99 {' '.join(f'{p:.1f}' for p in p99s)} ms "
-            f"(median {median(p99s):.1f})"
-        )
-        middle = sorted(rounds, key=lambda figures: figures[kind][0].per_second / figures["bare"][0].per_second)
-        median_round = middle[len(middle) // 2]
-        table_row(
-            f"callbacks accepted/s, {labels[kind]} (median round)",
-            median_round[kind][0].per_second,
-            "bare FastAPI endpoint",
-            median_round["bare"][0].per_second,
-            "/s",
-        )
-        table_row(
-            f"accept p99 paced at {args.rate:.0f}/s, {labels[kind]} (median round)",
-            median(p99s),
-            "bare FastAPI endpoint",
-            median([figures["bare"][1].p99_ms for figures in rounds]),
-            "ms",
-        )
+                servers.enter_context(server_process(Path(__file__), "worker", args=server_args))
+            urls = {kind: start(servers, kind) for kind in ("bare", "accept-only")}
+            warm_up(urls)
+            if with_worker:
+                settle_inbox()
+            intake = run_rounds(urls, args, offset, settle_inbox if with_worker else None)
+    report_rounds(in_process_label, "app", in_process, args)
+    report_rounds(intake_label, "accept-only", intake, args)
 
 
 if __name__ == "__main__":
