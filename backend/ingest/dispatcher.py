@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.service import ReplyJob
-from backend.core.db import utcnow
+from backend.core.db import in_sql_text, utcnow
 from backend.core.metrics import INGEST_LAG
 from backend.core.periodic import Periodic
 from backend.ingest import service
@@ -426,7 +426,7 @@ class Sweeper:
             stale = (
                 select(InboxEntry.id)
                 .where(
-                    InboxEntry.state == InboxState.accepted,
+                    InboxEntry.state == in_sql_text(InboxState.accepted),
                     InboxEntry.accepted_at < cutoff,
                     or_(InboxEntry.dispatched_at.is_(None), InboxEntry.dispatched_at < cutoff),
                 )

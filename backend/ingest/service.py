@@ -22,7 +22,7 @@ from backend.contacts.models import Contact
 from backend.conversations import service as conversations
 from backend.conversations.policy import effective_policy
 from backend.conversations.service import ReplyJob
-from backend.core.db import utcnow
+from backend.core.db import in_sql_text, utcnow
 from backend.ingest.models import InboxEntry, InboxState
 from backend.ingest.repository import InboxRepository
 from backend.messages import service as messages
@@ -204,7 +204,7 @@ def _earliest_pending_of_chat(account_id: uuid.UUID, lane_key: str, up_to: int) 
         .where(
             InboxEntry.account_id == account_id,
             InboxEntry.lane_key == lane_key,
-            InboxEntry.state == InboxState.accepted,
+            InboxEntry.state == in_sql_text(InboxState.accepted),
             InboxEntry.id <= up_to,
         )
         .order_by(InboxEntry.id)
@@ -280,7 +280,7 @@ PENDING_OF_CHATS = (
         & (_CHATS_OF_ENTRIES.c.lane_key == InboxEntry.lane_key),
     )
     .join(Account, Account.id == InboxEntry.account_id)
-    .where(InboxEntry.state == InboxState.accepted, InboxEntry.id <= bindparam("up_to"))
+    .where(InboxEntry.state == in_sql_text(InboxState.accepted), InboxEntry.id <= bindparam("up_to"))
     .order_by(InboxEntry.id)
     .with_for_update(of=InboxEntry)  # not the account: lanes of one account must not wait for each other
 )

@@ -28,7 +28,7 @@ from backend.accounts.models import Account
 from backend.config import SopSettings
 from backend.contacts.models import Contact
 from backend.conversations.policy import effective_policy
-from backend.core.db import utcnow
+from backend.core.db import in_sql_text, utcnow
 from backend.core.metrics import SOP_DELIVERIES
 from backend.core.periodic import Periodic
 from backend.llm.gateway import LLMGateway
@@ -173,7 +173,7 @@ class SopDispatcher:
                 .join(Sop, Sop.id == SopDelivery.sop_id)
                 .join(Account, Account.id == SopDelivery.account_id)
                 .where(
-                    SopDelivery.status == "pending",
+                    SopDelivery.status == in_sql_text("pending"),
                     SopDelivery.due_at <= now,
                     Sop.status == "running",
                     Account.status == "online",
@@ -211,7 +211,7 @@ class SopDispatcher:
             select(SopDelivery.id)
             .join(Sop, Sop.id == SopDelivery.sop_id)
             .where(
-                SopDelivery.status == "pending",
+                SopDelivery.status == in_sql_text("pending"),
                 SopDelivery.account_id == account_id,
                 SopDelivery.due_at <= now,
                 Sop.status == "running",

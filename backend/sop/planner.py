@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.contacts.models import Contact
+from backend.core.db import in_sql_text
 from backend.messages.models import Message
 from backend.sop.models import Sop, SopDelivery, SopStep, SopTarget
 from backend.sop.schemas import StepTiming, TargetSpec
@@ -151,7 +152,7 @@ async def release_expired_claims(
     """
     released = await session.execute(
         update(SopDelivery)
-        .where(SopDelivery.status == "claimed", SopDelivery.claimed_until < now)
+        .where(SopDelivery.status == in_sql_text("claimed"), SopDelivery.claimed_until < now)
         .values(status="pending", claimed_by=None, claimed_until=None, updated_at=now)
         .returning(SopDelivery.id)
     )
@@ -160,7 +161,7 @@ async def release_expired_claims(
         await session.execute(
             select(SopDelivery, Message)
             .outerjoin(Message, Message.id == SopDelivery.message_id)
-            .where(SopDelivery.status == "sending", SopDelivery.claimed_until < now)
+            .where(SopDelivery.status == in_sql_text("sending"), SopDelivery.claimed_until < now)
             .with_for_update(of=SopDelivery, skip_locked=True)
         )
     ).all()

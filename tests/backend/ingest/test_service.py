@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from backend.accounts import service as accounts
 from backend.accounts.models import Account
@@ -18,6 +18,7 @@ from backend.messages.models import Conversation, Message
 from backend.realtime.models import RealtimeEvent
 from tests.backend.ingest.payloads import add_msg
 from tests.backend.ingest.support import accept_only
+from tests.fixtures.db import generic_plan
 
 APP_ID = "wx_batchaccount00000001"
 ACCOUNT_WXID = "wxid_batchaccount01"
@@ -163,3 +164,23 @@ async def test_a_busy_conversations_message_is_applied_one_by_one_once_it_is_fre
         await session.commit()
 
     assert result.done and await _texts(db, "wxid_later") == ["第一条", "第二条"]
+
+
+async def test_a_batch_looks_for_its_chats_rows_among_pending_rows_only_in_a_generic_plan(
+    db: Database, account: Account
+) -> None:
+    async with db.sessionmaker() as session:
+        await session.execute(
+            text(
+                "insert into ingest_inbox (organization_id, account_id, dedupe_key, kind, lane_key, raw, state) "
+                "select :organization, :account, 'done' || n, 'message', 'wxid_c' || n % 100, '{}', 'processed' "
+                "from generate_series(1, 20000) n"
+            ),
+            {"organization": account.organization_id, "account": account.id},
+        )
+        await session.execute(text("analyze ingest_inbox"))
+
+        plan = await generic_plan(session, service.PENDING_OF_CHATS, ids=[1], up_to=1)
+
+    # Either partial index of pending rows; never an index of every row the account ever received.
+    assert "ix_ingest_inbox_chat_pending" in plan or "ix_ingest_inbox_pending" in plan, plan
