@@ -22,6 +22,7 @@ from backend.core.metrics import CALLBACKS
 from backend.ingest import service
 from backend.ingest.dispatcher import (
     Dispatcher,
+    IntakeGauge,
     LocalDispatcher,
     Processor,
     RedisStreamDispatcher,
@@ -100,6 +101,7 @@ class ChannelRuntime:
             )
             self.replies = ReplyWorker(deps)
         self.janitor = ConversationJanitor(database.sessionmaker, commit=commit, interval=janitor_interval)
+        self.intake = IntakeGauge()
         self.processor = Processor(
             database.sessionmaker,
             commit=commit,
@@ -117,9 +119,10 @@ class ChannelRuntime:
                 lanes=stream_lanes,
                 claim_idle_ms=claim_idle_ms,
                 max_process_batch=max_process_batch,
+                intake=self.intake,
             )
             if redis is not None
-            else LocalDispatcher(self.processor, max_batch=max_process_batch)
+            else LocalDispatcher(self.processor, max_batch=max_process_batch, intake=self.intake)
         )
         self.sweeper = Sweeper(
             database.sessionmaker, self.dispatcher, stale_after=sweep_stale_after, interval=sweep_interval
@@ -128,7 +131,8 @@ class ChannelRuntime:
     async def accept(self, secret: str, body: bytes) -> AcceptResult:
         """Store one callback durably (one short transaction), then hand it to the dispatcher."""
         try:
-            result = await service.accept_callback(self.directory, secret=secret, body=body)
+            with self.intake.accepting():
+                result = await service.accept_callback(self.directory, secret=secret, body=body)
         except AccountGone:
             # The cached account was deleted in the meantime.
             self.directory.forget(secret)

@@ -18,7 +18,15 @@ from sqlalchemy import func, select
 
 from backend.config import Settings
 from backend.core.db import Database
-from backend.ingest.dispatcher import LocalDispatcher, Processor, RedisStreamDispatcher, Sweeper, WorkItem, lane_of
+from backend.ingest.dispatcher import (
+    IntakeGauge,
+    LocalDispatcher,
+    Processor,
+    RedisStreamDispatcher,
+    Sweeper,
+    WorkItem,
+    lane_of,
+)
 from backend.ingest.models import InboxEntry
 from backend.ingest.runtime import ChannelRuntime
 from backend.messages.models import Conversation, Message
@@ -159,6 +167,64 @@ async def test_a_stream_entry_naming_one_row_as_written_before_batching_is_proce
     await redis_client.xadd(dispatcher.stream(1), {"id": str(entry_id)})
     await _consume_until_processed(db, dispatcher)
     await _assert_each_processed_once(db, 1)
+
+
+async def test_a_lane_waits_while_its_process_is_busy_accepting_callbacks(
+    settings: Settings, db: Database, account
+) -> None:
+    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
+    intake = IntakeGauge(busy_at=1, max_wait=60)
+    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
+    await dispatcher.start()
+    try:
+        with intake.accepting():
+            await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
+            await asyncio.sleep(0.3)
+            pending_while_busy = await _pending(db)
+        await dispatcher.join()
+    finally:
+        await dispatcher.stop()
+    assert (pending_while_busy, await _pending(db)) == (1, 0)
+
+
+async def test_a_lane_lets_a_busy_intake_go_first_only_for_its_longest_wait(
+    settings: Settings, db: Database, account
+) -> None:
+    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
+    intake = IntakeGauge(busy_at=1, max_wait=0.2)
+    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
+    await dispatcher.start()
+    try:
+        with intake.accepting():
+            await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
+            await dispatcher.join()
+            pending_while_busy = await _pending(db)
+    finally:
+        await dispatcher.stop()
+    assert pending_while_busy == 0
+
+
+@pytest.mark.redis
+async def test_a_stream_consumer_waits_while_its_process_is_busy_accepting_callbacks(
+    settings: Settings, db: Database, account, redis_client
+) -> None:
+    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
+    intake = IntakeGauge(busy_at=1, max_wait=60)
+    dispatcher = RedisStreamDispatcher(
+        redis_client, Processor(db.sessionmaker), lanes=1, prefix="salesbot:test-intake", block_ms=50, intake=intake
+    )
+    await dispatcher.ensure_groups()
+    await dispatcher.start()
+    try:
+        with intake.accepting():
+            await dispatcher.submit(WorkItem(entry_id, ""))
+            await dispatcher.flush()
+            await asyncio.sleep(0.5)
+            pending_while_busy = await _pending(db)
+        await wait_until(lambda: _pending_is_zero(db))
+    finally:
+        await dispatcher.stop()
+    assert pending_while_busy == 1
 
 
 async def test_sweeper_redispatches_rows_whose_queue_was_lost(settings: Settings, db: Database, account) -> None:
