@@ -171,6 +171,22 @@ class IngestSettings(BaseSettings):
     sweep_interval_seconds: float = Field(10.0, description="How often the sweeper looks for such callbacks.")
 
 
+class RetentionSettings(BaseSettings):
+    """How long handled records are kept (a process that consumes callbacks prunes them, one at a time)."""
+
+    model_config = _group("RETENTION_")
+
+    inbox_days: float = Field(
+        30.0,
+        description="Handled GeWe callbacks (the raw message log) are kept this long; pending ones always. 0: forever.",
+    )
+    events_days: float = Field(
+        7.0, description="Console events kept for replay after a reconnect (older: the console reloads). 0: forever."
+    )
+    interval_seconds: float = Field(3600.0, description="How often old records are pruned.")
+    batch: int = Field(5000, description="Rows deleted per transaction while pruning.")
+
+
 class SopSettings(BaseSettings):
     """SOP planning and dispatch in this process (turn off in API processes when `salesbot worker` runs them)."""
 
@@ -233,6 +249,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 

@@ -31,6 +31,7 @@ LLM_CALLS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 LLM_COST = Counter("salesbot_llm_cost_cny_total", "LLM spend in CNY, by origin", ["origin"])
+PRUNED_ROWS = Counter("salesbot_pruned_rows_total", "Rows deleted by retention, by table", ["table"])
 SOP_DELIVERIES = Counter("salesbot_sop_deliveries_total", "SOP deliveries settled, by outcome", ["outcome"])
 
 

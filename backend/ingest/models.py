@@ -33,6 +33,8 @@ class InboxEntry(Base):
         Index(
             "ix_ingest_inbox_chat_pending", "account_id", "lane_key", "id", postgresql_where=text("state = 'accepted'")
         ),
+        # Retention prunes by time; rows arrive in time order, so a BRIN index is tiny and costs inserts nothing.
+        Index("ix_ingest_inbox_accepted_at_brin", "accepted_at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -31,6 +31,7 @@ from backend.ingest.dispatcher import (
     _plain_commit,
 )
 from backend.ingest.repository import AccountGone, InboxRepository
+from backend.ingest.retention import Retention
 from backend.ingest.service import AcceptOutcome, AcceptResult, AccountDirectory
 from backend.llm.factory import get_gateway
 from backend.llm.gateway import LLMGateway
@@ -127,6 +128,7 @@ class ChannelRuntime:
         self.sweeper = Sweeper(
             database.sessionmaker, self.dispatcher, stale_after=sweep_stale_after, interval=sweep_interval
         )
+        self.retention = Retention(database.sessionmaker, settings.retention, commit=commit)
 
     async def accept(self, secret: str, body: bytes) -> AcceptResult:
         """Store one callback durably (one short transaction), then hand it to the dispatcher."""
@@ -147,16 +149,18 @@ class ChannelRuntime:
         return result
 
     async def start(self) -> None:
-        """Start consuming, sweeping and status checks (consume=False: accept and send only)."""
+        """Start consuming, sweeping, pruning and status checks (consume=False: accept and send only)."""
         if self.consume:
             await self.dispatcher.start()
             await self.sweeper.start()
             await self.janitor.start()
+            await self.retention.start()
         await self.monitor.start()
 
     async def stop(self) -> None:
         """Stop background work and close the GeWe HTTP pool."""
         await self.monitor.stop()
+        await self.retention.stop()
         await self.janitor.stop()
         await self.sweeper.stop()
         await self.dispatcher.stop()

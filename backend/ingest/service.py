@@ -13,7 +13,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, BigInteger, Row, Select, String, Uuid, any_, bindparam, case, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Row,
+    Select,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    case,
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts import service as accounts
@@ -599,3 +613,17 @@ async def record_failure(session: AsyncSession, *, entry_id: int, error: str, ma
             state=case((InboxEntry.attempts + 1 >= max_attempts, InboxState.failed.value), else_=InboxEntry.state),
         )
     )
+
+
+async def prune_inbox(session: AsyncSession, *, accepted_before: datetime, limit: int) -> int:
+    """Delete up to `limit` handled inbox rows accepted before the cutoff (pending rows stay); returns how many.
+
+    A re-delivery of a pruned callback is accepted again but stored once: messages are unique per newMsgId too.
+    """
+    handled = (
+        select(InboxEntry.id)
+        .where(InboxEntry.accepted_at < accepted_before, InboxEntry.state != in_sql_text(InboxState.accepted))
+        .limit(limit)
+    )
+    result = await session.execute(delete(InboxEntry).where(InboxEntry.id.in_(handled.scalar_subquery())))
+    return int(cast(Any, result).rowcount)

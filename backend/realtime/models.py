@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +16,11 @@ class RealtimeEvent(CreatedAt, Base):
     """One event pushed to consoles, numbered by a per-organisation sequence."""
 
     __tablename__ = "realtime_events"
-    __table_args__ = (UniqueConstraint("organization_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "seq"),
+        # Retention prunes by time (see ix_ingest_inbox_accepted_at_brin).
+        Index("ix_realtime_events_created_at_brin", "created_at", postgresql_using="brin"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

@@ -6,9 +6,9 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -176,3 +176,13 @@ async def events_since(
 async def current_seq(session: AsyncSession, *, organization_id: uuid.UUID) -> int:
     """The organisation's latest event sequence number."""
     return int(await session.scalar(select(Organization.event_seq).where(Organization.id == organization_id)) or 0)
+
+
+async def prune_events(session: AsyncSession, *, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` events created before the cutoff; returns how many.
+
+    A console asking to replay from before the cutoff sees a gap in `seq` and reloads instead.
+    """
+    old = select(RealtimeEvent.id).where(RealtimeEvent.created_at < created_before).limit(limit)
+    result = await session.execute(delete(RealtimeEvent).where(RealtimeEvent.id.in_(old.scalar_subquery())))
+    return int(cast(Any, result).rowcount)
