@@ -197,8 +197,11 @@ class IntakeGauge:
         """Wait while intake is busy, until the row queued at `queued_at` (loop time) has waited `max_wait`."""
         remaining = queued_at + self.max_wait - asyncio.get_running_loop().time()
         if remaining > 0 and not self._lull.is_set():
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the lull begins, and a
+            # lane stopped then would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lull.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._lull.wait()
 
 
 class LocalDispatcher:

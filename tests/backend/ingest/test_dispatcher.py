@@ -204,6 +204,22 @@ async def test_a_lane_lets_a_busy_intake_go_first_only_for_its_longest_wait(
     assert pending_while_busy == 0
 
 
+async def test_a_lane_stopped_just_as_its_process_stops_accepting_still_stops(
+    settings: Settings, db: Database, account
+) -> None:
+    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
+    intake = IntakeGauge(busy_at=1, max_wait=60)
+    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
+    await dispatcher.start()
+    with intake.accepting():
+        await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
+        await asyncio.sleep(0.1)
+    # The lane is woken by the lull and cancelled in the same loop iteration.
+    stopping = asyncio.create_task(dispatcher.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert stopping in done
+
+
 @pytest.mark.redis
 async def test_a_stream_consumer_waits_while_its_process_is_busy_accepting_callbacks(
     settings: Settings, db: Database, account, redis_client
