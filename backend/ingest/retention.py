@@ -16,14 +16,12 @@ from backend.core.leader import lock_key
 from backend.core.metrics import PRUNED_ROWS
 from backend.core.periodic import Periodic
 from backend.ingest import service as ingest
+from backend.ingest.dispatcher import CommitFn
 from backend.realtime import service as realtime
 
 logger = logging.getLogger(__name__)
 
 RETENTION_LOCK = lock_key("salesbot:retention")
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
-
-
 PruneBatch = Callable[[AsyncSession, int], Awaitable[int]]
 
 

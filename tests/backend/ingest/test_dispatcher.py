@@ -169,13 +169,21 @@ async def test_a_stream_entry_naming_one_row_as_written_before_batching_is_proce
     await _assert_each_processed_once(db, 1)
 
 
+async def _started_lane_with_a_row(
+    settings: Settings, db: Database, account, intake: IntakeGauge
+) -> tuple[LocalDispatcher, int]:
+    """A started in-process lane watching `intake`, and one stored (not yet submitted) inbox row."""
+    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
+    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
+    await dispatcher.start()
+    return dispatcher, entry_id
+
+
 async def test_a_lane_waits_while_its_process_is_busy_accepting_callbacks(
     settings: Settings, db: Database, account
 ) -> None:
-    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
     intake = IntakeGauge(busy_at=1, max_wait=60)
-    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
-    await dispatcher.start()
+    dispatcher, entry_id = await _started_lane_with_a_row(settings, db, account, intake)
     try:
         with intake.accepting():
             await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
@@ -190,10 +198,8 @@ async def test_a_lane_waits_while_its_process_is_busy_accepting_callbacks(
 async def test_a_lane_lets_a_busy_intake_go_first_only_for_its_longest_wait(
     settings: Settings, db: Database, account
 ) -> None:
-    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
     intake = IntakeGauge(busy_at=1, max_wait=0.2)
-    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
-    await dispatcher.start()
+    dispatcher, entry_id = await _started_lane_with_a_row(settings, db, account, intake)
     try:
         with intake.accepting():
             await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
@@ -207,10 +213,8 @@ async def test_a_lane_lets_a_busy_intake_go_first_only_for_its_longest_wait(
 async def test_a_lane_stopped_just_as_its_process_stops_accepting_still_stops(
     settings: Settings, db: Database, account
 ) -> None:
-    [entry_id] = await accept_only(settings, db, account, [_body(1, 1)])
     intake = IntakeGauge(busy_at=1, max_wait=60)
-    dispatcher = LocalDispatcher(Processor(db.sessionmaker), intake=intake)
-    await dispatcher.start()
+    dispatcher, entry_id = await _started_lane_with_a_row(settings, db, account, intake)
     with intake.accepting():
         await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
         await asyncio.sleep(0.1)
@@ -326,12 +330,18 @@ async def test_burst_with_worker_killed_halfway_is_fully_processed_after_restart
     intake.dispatcher.prefix = prefix
     await intake.dispatcher.ensure_groups()
     worker = await _start_worker(database_url, redis_url, prefix)
-    try:
+
+    async def burst() -> None:
         for seq in range(5000):
             await intake.accept(account.callback_secret, _body(seq % 200, seq))
+
+    try:
+        # Killed while the burst still arrives: a worker keeping pace would otherwise finish it first.
+        accepting = asyncio.create_task(burst())
         await wait_until(lambda: _processed_at_least(db, 2500), limit=120)
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
+        await accepting
         killed_at = int(await _scalar(db, select(func.count()).where(InboxEntry.state == "processed")))
         worker = await _start_worker(database_url, redis_url, prefix)
         await wait_until(lambda: _pending_is_zero(db), limit=180)
