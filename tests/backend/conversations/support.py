@@ -17,6 +17,7 @@ from backend.agent import kb
 from backend.agent.embedder import get_embedder
 from backend.auth.models import Role
 from backend.core.db import Database
+from backend.ingest.dispatcher import LocalDispatcher
 from backend.messages.models import Conversation
 from backend.organizations.models import Organization
 from backend.replies.knowledge import SALES_STARTER_DIR
@@ -106,6 +107,10 @@ class Workbench:
         """Wait for queued inbox work and AI replies of the live app."""
         channel = self.server.state.channel
         await asyncio.sleep(0.05)
+        # The live app runs without Redis: its in-process lanes must have processed the callback before a reply
+        # can be queued (50 ms was not always enough for that).
+        assert isinstance(channel.dispatcher, LocalDispatcher)
+        await channel.dispatcher.join()
         if channel.replies is not None:
             await channel.replies.wait_idle()
 
