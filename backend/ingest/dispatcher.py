@@ -167,45 +167,31 @@ class Dispatcher(Protocol):
 
 
 class IntakeGauge:
-    """Callbacks this process accepts; processing on the same event loop lets a busy intake go first.
+    """Callbacks this process accepts; processing on the same event loop lets a burst of them go first.
 
-    Two degrees of busy. A burst: `busy_at` or more callbacks being accepted at once, and until that has not
-    happened for `quiet` seconds (between waves of a burst the count drops to zero, and batches started in those
-    gaps took the CPU the next wave needed); rows then wait up to `max_wait`. A stream: a callback arrived less
-    than `gap` ago; rows then wait up to `linger`, so they are processed in fewer, larger batches. A lone message
-    waits at most `gap`. Accepting is what GeWe waits for; processing comes a moment later.
-    One process accepting and processing, 3,000-callback bursts and 1,000/s paced on two cores (2026-12-06):
-    waiting only while 4+ callbacks were in flight, 0.38-0.46x the bare endpoint's throughput and paced p99
-    16-22 ms (medians of 3 rounds); as now, 0.55-0.59x and 15-19 ms. Callback -> message.new at 500/s: p99
-    32 ms before, 41-50 ms now; with `busy_at` 4 it was 399 ms (pile-ups behind a batch counted as bursts).
+    A burst: `busy_at` or more callbacks being accepted at once, and until that has not happened for `quiet`
+    seconds. Between waves of a burst the count drops to zero, and batches started in those gaps took the CPU the
+    next wave needed. Rows wait out a burst, each at most `max_wait`; a lone message or a steady stream does not
+    wait. Accepting is what GeWe waits for; processing comes a moment later. One process accepting and processing,
+    3,000-callback bursts on two cores (2026-12-06, paired runs): 0.38-0.45x the bare endpoint's throughput when
+    rows waited only while 4+ callbacks were in flight, 0.48-0.65x as now. With 4 as the threshold, requests that
+    piled up behind a batch at a steady 500/s counted as bursts: callback -> message.new p99 went to 399 ms.
     """
 
-    def __init__(
-        self,
-        *,
-        busy_at: int = 8,
-        quiet: float = 0.05,
-        max_wait: float = 1.0,
-        gap: float = 0.005,
-        linger: float = 0.02,
-    ) -> None:
+    def __init__(self, *, busy_at: int = 8, quiet: float = 0.05, max_wait: float = 1.0) -> None:
         self.busy_at = busy_at
         self.quiet = quiet
         self.max_wait = max_wait
-        self.gap = gap
-        self.linger = linger
         self.in_flight = 0
         self.last_busy = -math.inf  # loop time intake was last busy
-        self.last_arrival = -math.inf
 
     @contextlib.contextmanager
     def accepting(self) -> Iterator[None]:
         """Count one callback in flight for the duration."""
         loop = asyncio.get_running_loop()
         self.in_flight += 1
-        self.last_arrival = loop.time()
         if self.in_flight >= self.busy_at:
-            self.last_busy = self.last_arrival
+            self.last_busy = loop.time()
         try:
             yield
         finally:
@@ -214,20 +200,15 @@ class IntakeGauge:
             self.in_flight -= 1
 
     async def wait_for_lull(self, *, queued_at: float) -> None:
-        """Wait while intake is busy (at most `max_wait`) or callbacks stream in (at most `linger`) since `queued_at`."""
+        """Wait while intake is busy, until the row queued at `queued_at` (loop time) has waited `max_wait`."""
         loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            if self.in_flight >= self.busy_at or now < self.last_busy + self.quiet:
-                # While callbacks are in flight there is no end to wait for: look again after a short while.
-                until = min(max(self.last_busy + self.quiet, now + 0.005), queued_at + self.max_wait)
-            elif now < self.last_arrival + self.gap:
-                until = min(self.last_arrival + self.gap, queued_at + self.linger)
-            else:
+        deadline = queued_at + self.max_wait
+        while (now := loop.time()) < deadline:
+            calm_from = self.last_busy + self.quiet
+            if self.in_flight < self.busy_at and calm_from <= now:
                 return
-            if until <= now:
-                return
-            await asyncio.sleep(until - now)
+            # While the burst is in flight there is no end to wait for: look again after a short while.
+            await asyncio.sleep(min(max(calm_from - now, 0.005), deadline - now))
 
 
 class LocalDispatcher:
