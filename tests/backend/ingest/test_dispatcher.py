@@ -247,7 +247,7 @@ async def test_a_lane_stopped_just_as_its_process_stops_accepting_still_stops(
     with intake.accepting():
         await dispatcher.submit(WorkItem(entry_id, "wxid_cust0001"))
         await asyncio.sleep(0.1)
-    # The lane is woken by the lull and cancelled in the same loop iteration.
+    # The lane is waiting out the calm after the burst when it is cancelled.
     stopping = asyncio.create_task(dispatcher.stop())
     done, _ = await asyncio.wait({stopping}, timeout=10)
     assert stopping in done
