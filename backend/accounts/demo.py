@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from backend.accounts import service
 from backend.accounts.models import Account, AccountStatus
 from backend.core.runtime import DEMO_ORGANIZATION
+from backend.core.tasks import cancel_and_wait
 from backend.organizations.models import Organization
 from bots.simulator import SimulatorConfig, SimulatorState, create_simulator_app
 from bots.simulator.server import serve_in_loop
@@ -51,9 +51,7 @@ async def demo_channel(runtime: ChannelRuntime) -> AsyncIterator[DemoChannel]:
         try:
             yield DemoChannel(state, task)
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
 
 async def _login_logged(runtime: ChannelRuntime) -> Account | None:

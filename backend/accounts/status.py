@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,14 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.accounts import service
 from backend.accounts.gewe import GeweGateway, gewe_message
 from backend.accounts.models import Account, AccountStatus
+from backend.core.db import CommitFn
 from backend.core.leader import LeaderElection
 from backend.core.periodic import Periodic
 from bots.gewe import GeweError
 
 logger = logging.getLogger(__name__)
 LEADER_LOCK = "salesbot:account-status"
-
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
 
 
 class StatusMonitor:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations import service
+from backend.core.db import CommitFn
 from backend.core.periodic import Periodic
-
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
 
 
 class ConversationJanitor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.config import REPO_ROOT, DatabaseSettings
+
+# How a service's caller commits: plainly, or through the realtime broadcaster that publishes the session's events.
+CommitFn = Callable[[AsyncSession], Awaitable[None]]
+
+
+async def plain_commit(session: AsyncSession) -> None:
+    """Commit the session; the default CommitFn where no events need publishing."""
+    await session.commit()
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from backend.core.tasks import cancel_and_wait
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,9 +52,7 @@ class LeaderElection:
     async def stop(self) -> None:
         """Stop, releasing the lock if held."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self._step_down()
 

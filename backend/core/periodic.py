@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from backend.core.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,5 @@ class Periodic:
     async def stop(self) -> None:
         """Cancel the loop and wait for it."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

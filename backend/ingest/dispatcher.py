@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -23,15 +23,15 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.service import ReplyJob
-from backend.core.db import in_sql_text, utcnow
+from backend.core.db import CommitFn, in_sql_text, plain_commit, utcnow
 from backend.core.metrics import INGEST_LAG
 from backend.core.periodic import Periodic
+from backend.core.tasks import cancel_and_wait
 from backend.ingest import service
 from backend.ingest.models import InboxEntry, InboxState
 
 logger = logging.getLogger(__name__)
 
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
 OfflineHook = Callable[[uuid.UUID], None]
 ReplyHook = Callable[[ReplyJob], None]
 
@@ -52,10 +52,6 @@ def lane_of(lane_key: str, lanes: int) -> int:
 ASYNC_COMMIT = text("set local synchronous_commit = off")
 
 
-async def _plain_commit(session: AsyncSession) -> None:
-    await session.commit()
-
-
 class Processor:
     """Processes inbox rows, one transaction each; failures are counted, never lost."""
 
@@ -63,7 +59,7 @@ class Processor:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
-        commit: CommitFn = _plain_commit,
+        commit: CommitFn = plain_commit,
         on_offline: OfflineHook | None = None,
         on_reply: ReplyHook | None = None,
         max_attempts: int = 5,
@@ -266,11 +262,7 @@ class LocalDispatcher:
 
     async def stop(self) -> None:
         """Cancel the lane workers; queued rows are picked up again by the sweeper."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         await self.processor.stop()
 

@@ -11,12 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.config import RetentionSettings
-from backend.core.db import utcnow
+from backend.core.db import CommitFn, utcnow
 from backend.core.leader import lock_key
 from backend.core.metrics import PRUNED_ROWS
 from backend.core.periodic import Periodic
 from backend.ingest import service as ingest
-from backend.ingest.dispatcher import CommitFn
 from backend.realtime import service as realtime
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 
 from backend.accounts.gewe import GeweGateway, token_cipher
 from backend.accounts.status import LEADER_LOCK as STATUS_LEADER_LOCK
-from backend.accounts.status import CommitFn, StatusMonitor
+from backend.accounts.status import StatusMonitor
 from backend.agent.embedder import get_embedder
 from backend.config import Settings
 from backend.conversations.janitor import ConversationJanitor
-from backend.core.db import Database
+from backend.core.db import CommitFn, Database, plain_commit
 from backend.core.leader import LeaderElection
 from backend.core.metrics import CALLBACKS
 from backend.ingest import service
@@ -28,7 +28,6 @@ from backend.ingest.dispatcher import (
     RedisStreamDispatcher,
     Sweeper,
     WorkItem,
-    _plain_commit,
 )
 from backend.ingest.repository import AccountGone, InboxRepository
 from backend.ingest.retention import Retention
@@ -53,7 +52,7 @@ class ChannelRuntime:
         database: Database,
         *,
         redis: aioredis.Redis | None = None,
-        commit: CommitFn = _plain_commit,
+        commit: CommitFn = plain_commit,
         consume: bool = True,
         stream_lanes: int = 8,
         sweep_stale_after: float = 30.0,

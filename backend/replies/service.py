@@ -21,6 +21,7 @@ from backend.contacts.models import Contact
 from backend.conversations import service as conversations
 from backend.conversations.policy import Policy, effective_policy
 from backend.conversations.service import ReplyJob
+from backend.core.db import CommitFn
 from backend.core.metrics import REPLIES
 from backend.llm.gateway import LLMGateway
 from backend.llm.types import BudgetCheck, BudgetExceeded, CallContext, ChatResult, LLMError
@@ -33,7 +34,6 @@ from backend.replies.models import ReplyDecision
 
 logger = logging.getLogger(__name__)
 
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
 DEFAULT_PERSONA = "你是这家店的微信销售顾问，语气亲切、专业、简洁，像真人一样用中文聊天。"
 RULES = (
     "只根据参考资料和对话回答；资料里没有的信息不要编造，回复中包含 [[HANDOFF]] 表示需要人工。"

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from backend.accounts.models import Account
 from backend.config import SopSettings
 from backend.contacts.models import Contact
 from backend.conversations.policy import effective_policy
-from backend.core.db import in_sql_text, utcnow
+from backend.core.db import CommitFn, in_sql_text, plain_commit, utcnow
 from backend.core.metrics import SOP_DELIVERIES
 from backend.core.periodic import Periodic
 from backend.llm.gateway import LLMGateway
@@ -55,13 +55,8 @@ from bots.gewe import GeweTooOftenError, GeweTransportError
 
 logger = logging.getLogger(__name__)
 
-CommitFn = Callable[[AsyncSession], Awaitable[None]]
 Clock = Callable[[], datetime]
 PROGRESS_INTERVAL = 1.0  # seconds between sop.progress events from one process while it sends
-
-
-async def _plain_commit(session: AsyncSession) -> None:
-    await session.commit()
 
 
 def worker_name() -> str:
@@ -114,7 +109,7 @@ class SopDispatcher:
         gateway: GeweGateway,
         pacer: ChannelPacer,
         settings: SopSettings,
-        commit: CommitFn = _plain_commit,
+        commit: CommitFn = plain_commit,
         llm: LLMGateway | None = None,
         clock: Clock = utcnow,
         worker_id: str | None = None,

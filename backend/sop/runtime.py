@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from backend.accounts.gewe import GeweGateway
 from backend.config import SopSettings
-from backend.core.db import Database, utcnow
+from backend.core.db import CommitFn, Database, plain_commit, utcnow
 from backend.core.leader import LeaderElection
 from backend.llm.gateway import LLMGateway
 from backend.messages.service import ChannelPacer
-from backend.sop.dispatcher import Clock, CommitFn, SopDispatcher, _plain_commit
+from backend.sop.dispatcher import Clock, SopDispatcher
 from backend.sop.models import Sop, SopStep
 from backend.sop.planner import complete_finished, plan, release_expired_claims
 from backend.sop.service import publish_progress
@@ -36,7 +36,7 @@ class SopRuntime:
         *,
         gateway: GeweGateway,
         pacer: ChannelPacer,
-        commit: CommitFn = _plain_commit,
+        commit: CommitFn = plain_commit,
         llm: LLMGateway | None = None,
         clock: Clock = utcnow,
     ) -> None:
