@@ -184,15 +184,13 @@ class IntakeGauge:
     @contextlib.contextmanager
     def accepting(self) -> Iterator[None]:
         """Count one callback in flight for the duration."""
-        loop = asyncio.get_running_loop()
         self.in_flight += 1
-        if self.in_flight >= self.busy_at:
-            self.last_busy = loop.time()
         try:
             yield
         finally:
+            # While the count is at `busy_at` the waiters see it; what they need is when it dropped below.
             if self.in_flight >= self.busy_at:
-                self.last_busy = loop.time()
+                self.last_busy = asyncio.get_running_loop().time()
             self.in_flight -= 1
 
     async def wait_for_lull(self, *, queued_at: float) -> None:
