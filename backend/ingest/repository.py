@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -118,17 +118,23 @@ class InboxRepository:
         return await pending.done
 
     async def _write_batches(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            try:
-                await self._write(batch)
-            except Exception as exc:
-                for pending in batch:
-                    _settle(pending, error=exc)
-            except BaseException:
-                for pending in batch:
-                    _settle(pending, error=asyncio.CancelledError())
-                raise
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                try:
+                    await self._write(batch)
+                except Exception as exc:
+                    for pending in batch:
+                        _settle(pending, error=exc)
+                except BaseException:
+                    for pending in batch:
+                        _settle(pending, error=asyncio.CancelledError())
+                    raise
+        finally:
+            # Leave the set in the same step that found the queue empty. The task's done callbacks run a step
+            # later, and a caller resumed by the last batch could queue its next row in between: seeing this writer
+            # still counted, it started none, and the row waited for the next callback to come along.
+            self._writer_tasks.discard(cast("asyncio.Task[None]", asyncio.current_task()))
 
     async def _write(self, batch: list[_PendingInsert]) -> None:
         pool = await self._ready()

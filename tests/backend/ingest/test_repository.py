@@ -69,3 +69,23 @@ async def test_a_callback_already_stored_earlier_is_reported_as_duplicate(
 ) -> None:
     await _insert(repository, account, "late-redelivery")
     assert await _insert(repository, account, "late-redelivery") is None
+
+
+async def test_a_callback_queued_as_the_last_writer_finishes_is_still_written(db: Database, account: Account) -> None:
+    # The first caller resumes before the finished writer's task is done with: its next row must not be left
+    # waiting for a writer that will never come (the callback would hang until another one arrived).
+    repository = InboxRepository(db.url, writers=1)
+    row = {
+        "organization_id": account.organization_id,
+        "account_id": account.id,
+        "kind": "text",
+        "lane_key": "wxid_customer",
+        "raw": "{}",
+        "state": "accepted",
+    }
+    try:
+        assert await repository.insert(dedupe_key="first", **row) is not None
+        async with asyncio.timeout(5):
+            assert await repository.insert(dedupe_key="second", **row) is not None
+    finally:
+        await repository.close()
