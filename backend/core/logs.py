@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -38,9 +39,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+# The secret in a callback URL alone authenticates GeWe's callbacks (the shape of accounts.service.new_callback_secret).
+_CALLBACK_SECRET = re.compile(r"(/callbacks/gewe/)[A-Za-z0-9_.~-]+")
+
+
+class RedactingStreamHandler(logging.StreamHandler):
+    """A stream handler that never writes a callback URL's secret, wherever it appears (message, arguments, traceback).
+
+    httpx logs every request's URL at INFO, and the bundled simulator of the demo posts to our callback URLs.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record, redacted."""
+        return _CALLBACK_SECRET.sub(r"\1{secret}", super().format(record))
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Send all logs to stderr, as JSON lines or plain text."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send all logs to stderr, as JSON lines or plain text, without callback secrets."""
+    handler = RedactingStreamHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:

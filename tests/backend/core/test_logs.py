@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import uuid
 from typing import Any
 
 from backend.conversations.service import ReplyJob
-from backend.core.logs import JsonFormatter, conversation_id_var, request_id_var
+from backend.core.logs import JsonFormatter, RedactingStreamHandler, conversation_id_var, request_id_var
 from backend.replies.runtime import ReplyWorker
 
 
@@ -53,3 +54,16 @@ async def test_a_failing_ai_reply_is_logged_with_its_conversation_id() -> None:
     finally:
         logging.getLogger("backend.replies.runtime").removeHandler(handler)
     assert handler.conversation_ids == [str(conversation_id)]
+
+
+def test_a_callback_url_is_logged_without_its_secret() -> None:
+    stream = io.StringIO()
+    handler = RedactingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("salesbot.test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("callback to %s failed", "http://127.0.0.1:8000/callbacks/gewe/m65L_Uzf9VF6gcd-kv3.tG~x")
+    finally:
+        logger.removeHandler(handler)
+    assert json.loads(stream.getvalue())["msg"] == "callback to http://127.0.0.1:8000/callbacks/gewe/{secret} failed"
