@@ -10,6 +10,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from backend.core.secrets import CALLBACK_SECRET_SHAPE
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 conversation_id_var: ContextVar[str | None] = ContextVar("conversation_id", default=None)
 
@@ -39,8 +41,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-# The secret in a callback URL alone authenticates GeWe's callbacks (the shape of accounts.service.new_callback_secret).
-_CALLBACK_SECRET = re.compile(r"(/callbacks/gewe/)[A-Za-z0-9_.~-]+")
+_CALLBACK_SECRET = re.compile(f"(/callbacks/gewe/){CALLBACK_SECRET_SHAPE}")
 
 
 class RedactingStreamHandler(logging.StreamHandler):

@@ -13,6 +13,9 @@ from backend.config import Settings
 DEMO_PREFIX = "demo-"
 MIN_SECRET_LENGTH = 32
 KNOWN_WEAK = {"secret", "changeme", "change-me", "password", "jwt-secret", "salesbot", "test", "demo"}
+# Callback secrets are URL-safe tokens (accounts.service.new_callback_secret) of at most 64 characters; the secret
+# alone authenticates GeWe's callbacks to /callbacks/gewe/{secret}.
+CALLBACK_SECRET_SHAPE = r"[A-Za-z0-9_.~-]{1,64}"
 
 
 def load_or_create_demo_secrets(data_dir: Path) -> dict[str, str]:

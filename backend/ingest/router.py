@@ -11,15 +11,16 @@ from fastapi.responses import JSONResponse
 
 from backend.core.errors import error_body
 from backend.core.metrics import CALLBACKS
+from backend.core.secrets import CALLBACK_SECRET_SHAPE
 from backend.ingest.runtime import ChannelRuntime, channel_lifespan
 from backend.ingest.service import AcceptOutcome
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"], lifespan=channel_lifespan)
 
-# Callback secrets are URL-safe tokens (accounts.service.new_callback_secret) of at most 64 characters: anything
-# else (NUL, control characters, spaces, a too long string) names no account and is refused without a query.
-_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_.~-]{1,64}")
+# Anything not shaped like a callback secret (NUL, control characters, spaces, a too long string) names no account
+# and is refused without a query.
+_SECRET_SHAPE = re.compile(CALLBACK_SECRET_SHAPE)
 _UNKNOWN = "no account has this callback URL"
 CALLBACK_ROUTE = "/callbacks/gewe/{secret}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -27,18 +28,19 @@ async def repository(db: Database):
     await repository.close()
 
 
+def _row(account: Account) -> dict[str, Any]:
+    return {
+        "organization_id": account.organization_id,
+        "account_id": account.id,
+        "kind": "text",
+        "lane_key": "wxid_customer",
+        "raw": "{}",
+        "state": "accepted",
+    }
+
+
 def _insert(repository: InboxRepository, account: Account, key: str) -> asyncio.Task[int | None]:
-    return asyncio.create_task(
-        repository.insert(
-            organization_id=account.organization_id,
-            account_id=account.id,
-            dedupe_key=key,
-            kind="text",
-            lane_key="wxid_customer",
-            raw="{}",
-            state="accepted",
-        )
-    )
+    return asyncio.create_task(repository.insert(dedupe_key=key, **_row(account)))
 
 
 async def test_concurrent_callbacks_get_ids_in_arrival_order(repository: InboxRepository, account: Account) -> None:
@@ -75,17 +77,10 @@ async def test_a_callback_queued_as_the_last_writer_finishes_is_still_written(db
     # The first caller resumes before the finished writer's task is done with: its next row must not be left
     # waiting for a writer that will never come (the callback would hang until another one arrived).
     repository = InboxRepository(db.url, writers=1)
-    row = {
-        "organization_id": account.organization_id,
-        "account_id": account.id,
-        "kind": "text",
-        "lane_key": "wxid_customer",
-        "raw": "{}",
-        "state": "accepted",
-    }
     try:
-        assert await repository.insert(dedupe_key="first", **row) is not None
+        # Awaited directly, not through a task: the caller must resume in the writer's last step.
+        assert await repository.insert(dedupe_key="first", **_row(account)) is not None
         async with asyncio.timeout(5):
-            assert await repository.insert(dedupe_key="second", **row) is not None
+            assert await repository.insert(dedupe_key="second", **_row(account)) is not None
     finally:
         await repository.close()
